@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The test suite (`make test` runs it inside .venv): notebook hygiene, export sync, nbdev_test per notebook,
+# pytest. One line per step; the last line is `N passed, N failed`; the exit code is 0 only if nothing failed.
+set -u
+cd "$(dirname "$0")/.."
+logs=$(mktemp -d); pass=0; fail=0
+step() { local name=$1; shift
+  if "$@" > "$logs/$name.log" 2>&1; then echo "PASS $name"; pass=$((pass+1))
+  else echo "FAIL $name"; tail -40 "$logs/$name.log" | sed 's/^/    /'; fail=$((fail+1)); fi; }
+add_counts() {  # add the "N passed ... N failed/errors" of a summary line to the totals
+  local p f; p=$(echo "$1" | grep -Eo '[0-9]+ passed' | awk '{s+=$1} END{print s+0}')
+  f=$(echo "$1" | grep -Eo '[0-9]+ (failed|errors?)' | awk '{s+=$1} END{print s+0}')
+  pass=$((pass+p)); fail=$((fail+f)); [ "$2" -ne 0 ] && [ "$f" -eq 0 ] && fail=$((fail+1)); return 0; }
+
+step strip_outputs python .ci/strip_outputs.py --check
+step nbdev_clean   bash -c 'nbdev_clean && git diff --exit-code --stat -- nbs'
+step export_sync   bash -c 'nbdev_export && s=$(git status --porcelain -- zscore_kd) && [ -z "$s" ] || { echo "$s"; git diff -- zscore_kd | head -60; exit 1; }'
+step params_tags   python .ci/check_params.py
+
+out=$(timeout 1500 python .ci/nbtest.py 2> "$logs/nbtest.err"); rc=$?
+echo "$out" | sed '$d'; [ $rc -ne 0 ] && tail -80 "$logs/nbtest.err" | sed 's/^/    /'
+add_counts "$(echo "$out" | tail -1)" $rc
+
+timeout 1500 python -m pytest -q -p no:cacheprovider tests > "$logs/pytest.log" 2>&1; rc=$?
+[ $rc -ne 0 ] && grep -E '^(FAILED|ERROR)|Error' "$logs/pytest.log" | head -40 | sed 's/^/    /'
+summary=$(tail -1 "$logs/pytest.log"); echo "pytest: $summary"
+[ $rc -eq 5 ] && rc=0
+add_counts "$summary" $rc
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

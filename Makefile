@@ -1,0 +1,29 @@
+# Two commands on a fresh machine (see README.md):
+#   make run    set up .venv, then one distillation on the embedded synthetic data (nbs/10_train.ipynb via papermill)
+#   make test   set up .venv (and Chromium for the browser test), then the whole suite; last line `N passed, N failed`
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+ARGS   ?=
+
+.PHONY: setup browser run test export clean-nbs
+
+$(STAMP): setup.py settings.ini constraints.txt
+	test -x $(BIN)/python || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+browser:  # Debian's Chromium for the JupyterLab test (Playwright drives it; nothing is downloaded by Playwright)
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+run: setup
+	mkdir -p runs
+	$(BIN)/papermill nbs/10_train.ipynb runs/10_train.ipynb -k python3 --cwd nbs $(ARGS)
+
+test: setup browser
+	PATH=$(abspath $(BIN)):$$PATH bash .ci/checks.sh
+
+export: setup  # after editing nbs/: regenerate zscore_kd/ and strip notebook outputs
+	PATH=$(abspath $(BIN)):$$PATH sh -c 'nbdev_export && python .ci/strip_outputs.py && nbdev_clean'
