@@ -6,14 +6,14 @@
 __all__ = ['MLKD_TEMPERATURES', 'kd_loss', 'dkd_loss', 'sum_terms', 'mlkd_losses', 'ctkd_lambda', 'ctkd_temperature',
            'grad_reverse', 'GlobalTemperature']
 
-# %% ../nbs/02_losses.ipynb #cea361ff
+# %% ../nbs/02_losses.ipynb #b50ca7bc
 import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from .zscore import zscore, standardize, check_logits, check_positive, _values_checkable, _compute_dtype
 
-# %% ../nbs/02_losses.ipynb #8380f035
+# %% ../nbs/02_losses.ipynb #9a40082d
 def _check_pair(student: Tensor, teacher: Tensor):
     "One-sentence errors for student/teacher logits that cannot be compared."
     check_logits(student, 'student logits'); check_logits(teacher, 'teacher logits')
@@ -31,7 +31,7 @@ def _check_target(target: Tensor, logits: Tensor):
     if _values_checkable(target) and target.numel() and (int(target.min()) < 0 or int(target.max()) >= K):
         raise ValueError(f'target labels must lie in [0, {K - 1}], got values from {int(target.min())} to {int(target.max())}.')
 
-# %% ../nbs/02_losses.ipynb #a65f7a4b
+# %% ../nbs/02_losses.ipynb #02f8ec56
 def _soften(student: Tensor, teacher: Tensor, temperature, logit_stand, ddof: int):
     "Pre-process both logits as `logit_stand` says (16-bit floats in float32); returns them before the temperature."
     _check_pair(student, teacher); check_positive(temperature, 'temperature')
@@ -53,7 +53,7 @@ def kd_loss(logits_student: Tensor, logits_teacher: Tensor,
     out = kl * temperature**2
     return out.reshape(out.shape[:-1]) if isinstance(temperature, Tensor) and out.dim() else out
 
-# %% ../nbs/02_losses.ipynb #dbcc43cf
+# %% ../nbs/02_losses.ipynb #6ae605f8
 def _binary(p: Tensor, gt_mask: Tensor, other_mask: Tensor) -> Tensor:
     "Collapse class probabilities to [p(target), p(rest)] per sample."
     return torch.cat([(p * gt_mask).sum(dim=1, keepdim=True), (p * other_mask).sum(dim=1, keepdim=True)], dim=1)
@@ -77,7 +77,7 @@ def dkd_loss(logits_student: Tensor, logits_teacher: Tensor, target: Tensor,
     nckd = F.kl_div(log_p_student_nt, p_teacher_nt, reduction='sum') * (temperature**2) / target.shape[0]
     return alpha * tckd + beta * nckd
 
-# %% ../nbs/02_losses.ipynb #1b4a19e0
+# %% ../nbs/02_losses.ipynb #a251c66e
 MLKD_TEMPERATURES = (3.0, 5.0, 2.0, 6.0)  # the fixed temperatures after the base one, in the official order
 
 def sum_terms(terms) -> Tensor:
@@ -100,7 +100,7 @@ def _confidence_masks(teacher_weak: Tensor):
     conf, class_conf = p.max(dim=1).values, p.sum(dim=0)
     return conf.le(torch.quantile(conf, 0.5)), class_conf.le(torch.quantile(class_conf, 0.5))
 
-# %% ../nbs/02_losses.ipynb #11ea1804
+# %% ../nbs/02_losses.ipynb #ff10be89
 def mlkd_losses(student_weak: Tensor, student_strong: Tensor, teacher_weak: Tensor, teacher_strong: Tensor,
                 target: Tensor,
                 temperature: float,  # base temperature, the first of the five
@@ -127,7 +127,7 @@ def mlkd_losses(student_weak: Tensor, student_strong: Tensor, teacher_weak: Tens
             'loss_cc': sum_terms(kd_weight * (corr('cc', T) * class_mask).mean() for T in temps),
             'loss_bc': sum_terms(kd_weight * (corr('bc', T) * mask).mean() for T in temps)}
 
-# %% ../nbs/02_losses.ipynb #3a1d09f5
+# %% ../nbs/02_losses.ipynb #5e2045da
 def ctkd_lambda(epoch: float,  # 1-based training epoch
                 decay_max: float = 0.0, decay_min: float = -1.0,  # the curriculum's end points
                 decay_loops: int = 10,  # epochs until full strength
@@ -145,7 +145,7 @@ def ctkd_temperature(x: Tensor, t_start: float = 1.0, t_end: float = 20.0) -> Te
     "CTKD's temperature t_start + t_end·sigmoid(x), elementwise (x keeps its shape)."
     return t_start + t_end * torch.sigmoid(x)
 
-# %% ../nbs/02_losses.ipynb #9038c5c5
+# %% ../nbs/02_losses.ipynb #d3e31f8f
 class _GradReverse(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, lambda_):
@@ -153,10 +153,11 @@ class _GradReverse(torch.autograd.Function):
         return x.clone()
     @staticmethod
     def backward(ctx, grad):
-        return grad * grad.new_tensor(ctx.lambda_), None
+        lam = ctx.lambda_
+        return grad * (lam if isinstance(lam, Tensor) else grad.new_tensor(lam)), None
 
-def grad_reverse(x: Tensor, lambda_: float) -> Tensor:
-    "Identity forward; backward multiplies the gradient by `lambda_` (CTKD passes λ ≤ 0)."
+def grad_reverse(x: Tensor, lambda_) -> Tensor:
+    "Identity forward; backward multiplies the gradient by `lambda_` (float or 0-d tensor; CTKD passes λ ≤ 0)."
     return _GradReverse.apply(x, lambda_)
 
 class GlobalTemperature(nn.Module):

@@ -5,12 +5,12 @@
 # %% auto #0
 __all__ = ['LOGIT_STAND_MODES', 'check_positive', 'check_logits', 'zscore', 'stand_mode', 'standardize']
 
-# %% ../nbs/00_zscore.ipynb #0430d948
+# %% ../nbs/00_zscore.ipynb #5cb83195
 import math
 import torch
 from torch import Tensor
 
-# %% ../nbs/00_zscore.ipynb #3bd6e487
+# %% ../nbs/00_zscore.ipynb #320df258
 def _values_checkable(x: Tensor) -> bool:
     "True where reading tensor values costs no device sync: CPU tensors outside torch.compile."
     return x.device.type == 'cpu' and not torch.compiler.is_compiling()
@@ -31,7 +31,7 @@ def check_logits(x: Tensor, name: str = 'logits'):
     if x.dim() == 0 or x.shape[-1] < 2:
         raise ValueError(f'{name} needs at least 2 classes in its last dimension, got shape {tuple(x.shape)}.')
 
-# %% ../nbs/00_zscore.ipynb #e1f134f2
+# %% ../nbs/00_zscore.ipynb #2909b709
 def _compute_dtype(x: Tensor) -> torch.dtype:
     "float32 for 16-bit floats, otherwise the input's own dtype."
     return torch.promote_types(x.dtype, torch.float32)
@@ -51,7 +51,7 @@ def zscore(logits: Tensor,  # (..., K) logits, K >= 2 classes in the last dimens
     z = centered / (eps + std) if eps > 0 else torch.where(std > 0, centered / std, torch.zeros_like(centered))
     return z / tau
 
-# %% ../nbs/00_zscore.ipynb #589b5f07
+# %% ../nbs/00_zscore.ipynb #3228e766
 LOGIT_STAND_MODES = ('none', 'zscore', 'center_only', 'scale_only')
 
 def stand_mode(logit_stand) -> str:
