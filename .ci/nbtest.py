@@ -14,7 +14,8 @@ def notebooks(root):
 def run_one(nb, flags, timeout):
     cmd = ['nbdev_test', '--n_workers', '0', '--path', str(nb)] + (['--flags', flags] if flags else [])
     start = time.time()
-    try: proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout); rc, out = proc.returncode, proc.stdout + proc.stderr
+    env = {**os.environ, 'OMP_NUM_THREADS': os.environ.get('OMP_NUM_THREADS', '1')}  # notebooks run side by side: one thread each
+    try: proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env); rc, out = proc.returncode, proc.stdout + proc.stderr
     except subprocess.TimeoutExpired: rc, out = 1, f'timed out after {timeout} s'
     return nb, rc, time.time() - start, out
 
