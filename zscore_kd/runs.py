@@ -84,7 +84,7 @@ def _apply_preset(c):
     fill = {k: v for k, v in recipe.items() if k != 'method_args' and getattr(c, k) is None}
     return dataclasses.replace(c, **fill, method_args={**recipe.get('method_args', {}), **(c.method_args or {})})
 
-# %% ../nbs/05c_runs.ipynb #1299a50a
+# %% ../nbs/05c_runs.ipynb #872cca04
 def resolve_config(config: RunConfig = None, **params) -> RunConfig:
     "Validate a config (and/or keyword fields) and fill every default; one-sentence `ValueError`s."
     unknown = sorted(set(params) - {f.name for f in dataclasses.fields(RunConfig)})
@@ -101,6 +101,7 @@ def resolve_config(config: RunConfig = None, **params) -> RunConfig:
     c.epochs, c.lr = c.epochs or 240, c.lr or default_lr(c.method, c.student)
     c.lr_decay_epochs = tuple(c.lr_decay_epochs) if c.lr_decay_epochs is not None else tuple(round(c.epochs * f) for f in (0.625, 0.75, 0.875))
     c.method_args, c.data_args = dict(c.method_args or {}), dict(c.data_args or {})
+    c.out_dir, c.data_root, c.teacher_root = (str(Path(p).resolve()) for p in (c.out_dir, c.data_root, c.teacher_root))
     c.device = _resolve_device(c.device)
     build_method(c)  # unknown or bad method_args fail here, before any work
     return c
