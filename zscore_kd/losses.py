@@ -77,7 +77,7 @@ def dkd_loss(logits_student: Tensor, logits_teacher: Tensor, target: Tensor,
     nckd = F.kl_div(log_p_student_nt, p_teacher_nt, reduction='sum') * (temperature**2) / target.shape[0]
     return alpha * tckd + beta * nckd
 
-# %% ../nbs/02_losses.ipynb #a251c66e
+# %% ../nbs/02_losses.ipynb #b69d3bb9
 MLKD_TEMPERATURES = (3.0, 5.0, 2.0, 6.0)  # the fixed temperatures after the base one, in the official order
 
 def sum_terms(terms) -> Tensor:
@@ -94,11 +94,17 @@ def _correlation_loss(zs: Tensor, zt: Tensor, T: float, kind: str, reduce: bool)
     sq = (gt - gs) ** 2
     return (sq.sum() if reduce else sq) / n
 
+def _median(x: Tensor) -> Tensor:
+    "np.percentile(x, 50) (linear interpolation, numpy's rounding) by a sort: on the device, no host sync."
+    v, n = x.sort().values, x.numel()
+    lo, hi = v[(n - 1) // 2], v[n // 2]
+    return hi - (hi - lo) * 0.5
+
 def _confidence_masks(teacher_weak: Tensor):
     "Samples and classes at or below the batch median of the teacher's weak-view confidence (T=1, raw logits)."
     p = F.softmax(teacher_weak.detach().to(_compute_dtype(teacher_weak)), dim=1)
     conf, class_conf = p.max(dim=1).values, p.sum(dim=0)
-    return conf.le(torch.quantile(conf, 0.5)), class_conf.le(torch.quantile(class_conf, 0.5))
+    return conf.le(_median(conf)), class_conf.le(_median(class_conf))
 
 # %% ../nbs/02_losses.ipynb #ff10be89
 def mlkd_losses(student_weak: Tensor, student_strong: Tensor, teacher_weak: Tensor, teacher_strong: Tensor,

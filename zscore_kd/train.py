@@ -20,7 +20,7 @@ from .data import load_dataset, DeviceLoader
 from .cache import TeacherCache
 from .runs import RunConfig, RunDir, resolve_config, build_method, write_json
 
-# %% ../nbs/06_train.ipynb #363f1c27
+# %% ../nbs/06_train.ipynb #612240fc
 def lr_at(c: RunConfig, epoch: int) -> float:
     "mdistiller's multi-step schedule: base lr × rate^(decay epochs passed), for a 1-based epoch."
     return c.lr * c.lr_decay_rate ** sum(epoch > e for e in c.lr_decay_epochs)
@@ -33,7 +33,9 @@ def set_lr(opt, lr: float):
 
 def autocast_for(c: RunConfig):
     "A factory of `c`'s autocast context: bf16, or disabled (float32 reference)."
-    return lambda: torch.autocast(torch.device(c.device).type, dtype=torch.bfloat16, enabled=c.precision == 'bf16')
+    # CUDA graphs replay kernels, not Python: autocast's weight-cast cache must be off or captured casts go stale
+    return lambda: torch.autocast(torch.device(c.device).type, dtype=torch.bfloat16, enabled=c.precision == 'bf16',
+                                  cache_enabled=not c.cuda_graphs)
 
 def seed_everything(c: RunConfig):
     "Seed torch; choose deterministic kernels or cuDNN autotuning."
@@ -176,7 +178,7 @@ def _finish(self, teacher_info: dict) -> dict:
     return result
 Learner.finish = _finish
 
-# %% ../nbs/06_train.ipynb #9aba9410
+# %% ../nbs/06_train.ipynb #474cfa33
 class EagerSteps:
     "The reference: the teacher's logits, then each active student's step, in order."
     def __init__(self, learners, teacher_fn): self.learners, self.teacher_fn = learners, teacher_fn
@@ -188,30 +190,46 @@ class StepGraphs(EagerSteps):
     "Whole-step CUDA graphs: static batch buffers, a teacher graph, and one graph per student on its own stream."
     def __init__(self, learners, teacher_fn, warmup: int = 3):
         super().__init__(learners, teacher_fn)
-        self.warmup, self.seen, self.static, self.graphs = warmup, collections.Counter(), {}, {}
-        self.streams, self.pool = [torch.cuda.Stream() for _ in learners], torch.cuda.graph_pool_handle()
-    def _run(self, key, stream, fn):
-        "Replay the graph of `key`, capturing it first once warm; eager before that."
-        g = self.graphs.get(key)
-        if g is None and self.seen[key[-1]] > self.warmup:
-            g = self.graphs[key] = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(g, pool=self.pool, stream=stream): fn()
-        g.replay() if g is not None else fn()
-    def __call__(self, active, batch):
-        n, main = len(batch['y']), torch.cuda.current_stream()
-        self.seen[n] += 1
+        self.warmup, self.seen, self.static, self.graphs, self.pools = warmup, collections.Counter(), {}, {}, {}
+        self.streams = {id(L): self._new_stream() for L in learners}
+
+    # the CUDA primitives, in one place (a CPU test swaps them for fakes that record a step and re-run it on replay)
+    def _new_stream(self): return torch.cuda.Stream()
+    def _main_stream(self): return torch.cuda.current_stream()
+    def _on(self, stream): return torch.cuda.stream(stream)
+    def _capture(self, fn, stream, owner):
+        "Record `fn` into a graph; one memory pool per owner, since graphs on concurrent streams must not share one."
+        pool = self.pools.setdefault(owner, torch.cuda.graph_pool_handle()) if stream is not None else None
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g, pool=pool, stream=stream): fn()
+        return g
+
+    def _run(self, owner, n: int, stream, fn):
+        "Replay `owner`'s graph for batch size `n`, capturing it first once warm; eager before that."
+        g = self.graphs.get((owner, n))
+        if g is None and self.seen[n] > self.warmup: g = self.graphs[(owner, n)] = self._capture(fn, stream, owner)
+        g.replay() if g is not None else fn()  # capturing records without running: replay once to train on this batch
+
+    def _static(self, batch) -> dict:
+        "The static buffers for this batch size, refilled with `batch`."
+        n = len(batch['y'])
         if n not in self.static:
-            self.static[n] = s = {k: v.clone() for k, v in batch.items()}
+            s = self.static[n] = {k: v.clone() for k, v in batch.items()}
             s['t'] = [t.clone() for t in (self.teacher_fn(s) or [])]
         s = self.static[n]
         for k, v in batch.items(): s[k].copy_(v)
-        if s['t']: self._run(('teacher', n), main, lambda: [a.copy_(b) for a, b in zip(s['t'], self.teacher_fn(s))])
-        for L, stream in zip(self.learners, self.streams):
-            if L not in active: continue
+        return s
+
+    def __call__(self, active, batch):
+        n = len(batch['y']); self.seen[n] += 1
+        s, main = self._static(batch), self._main_stream()
+        if s['t']: self._run('teacher', n, None, lambda: [a.copy_(b) for a, b in zip(s['t'], self.teacher_fn(s))])
+        for L in active:
+            stream = self.streams[id(L)]
             stream.wait_stream(main)
-            with torch.cuda.stream(stream):
-                self._run((id(L), n), stream, lambda: L.step([s['x'], s.get('x_strong')][:L.method.views], s['y'], s['t'] or None))
-        for stream in self.streams: main.wait_stream(stream)
+            with self._on(stream):
+                self._run(id(L), n, stream, lambda L=L: L.step([s['x'], s.get('x_strong')][:L.method.views], s['y'], s['t'] or None))
+        for L in active: main.wait_stream(self.streams[id(L)])
 
 # %% ../nbs/06_train.ipynb #813e4dc5
 _SHARED = ('dataset', 'data_root', 'data_args', 'seed', 'batch_size', 'teacher', 'teacher_epochs', 'teacher_root', 'device',
