@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: setup browser run test export clean-nbs
+.PHONY: setup browser run reproduce test export
 
 $(STAMP): setup.py settings.ini constraints.txt
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -22,8 +22,13 @@ run: setup
 	mkdir -p runs
 	$(BIN)/papermill nbs/10_train.ipynb runs/10_train.ipynb -k python3 --cwd nbs $(ARGS)
 
+reproduce: setup  # one table and every figure: make reproduce ARGS='-p table main_T4 -p scale paper'
+	mkdir -p runs
+	$(BIN)/papermill nbs/20_reproduce.ipynb runs/20_reproduce.ipynb -k python3 --cwd nbs $(ARGS)
+	$(BIN)/papermill nbs/21_figures.ipynb runs/21_figures.ipynb -k python3 --cwd nbs $(ARGS)
+
 test: setup browser
-	PATH=$(abspath $(BIN)):$$PATH bash .ci/checks.sh
+	ZSCORE_KD_REQUIRE_BROWSER=1 PATH=$(abspath $(BIN)):$$PATH bash .ci/checks.sh
 
 export: setup  # after editing nbs/: regenerate zscore_kd/ and strip notebook outputs
 	PATH=$(abspath $(BIN)):$$PATH sh -c 'nbdev_export && python .ci/strip_outputs.py && nbdev_clean'

@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['RunConfig', 'resolve_config', 'build_method', 'config_hash', 'atomic_write', 'write_json', 'RunDir']
 
-# %% ../nbs/05c_runs.ipynb #1368fd92
-import dataclasses, hashlib, json, math, os
+# %% ../nbs/05c_runs.ipynb #f390072d
+import dataclasses, hashlib, inspect, json, math, os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from .zscore import stand_mode
 from .models import get_model, list_models
 from .methods import METHODS, get_method, check_method
 from .recipes import paper_recipe, default_lr
+from .data import make_synthetic
 
 # %% ../nbs/05c_runs.ipynb #467bdfe4
 @dataclass
@@ -51,7 +52,7 @@ class RunConfig:
     out_dir: str = 'runs'
     preset: str = None                  # None | 'paper': the published recipe for (method, teacher, student)
 
-# %% ../nbs/05c_runs.ipynb #5423e12a
+# %% ../nbs/05c_runs.ipynb #c85697a6
 _CHOICES = dict(dataset=('synthetic', 'cifar100'), precision=('fp32', 'bf16'), preset=(None, 'paper'))
 
 def _need(ok: bool, msg: str):
@@ -64,10 +65,11 @@ def _check_model(name, role: str):
         try: get_model(name)
         except ValueError as e: raise ValueError(f'{role}: {e}') from None
 
-def _resolve_device(device: str) -> str:
+def _resolve_device(device: str, check: bool = True) -> str:
+    "auto → cuda or cpu; with `check`, a CUDA device must be visible."
     if device == 'auto': return 'cuda' if torch.cuda.is_available() else 'cpu'
     _need(isinstance(device, str) and (device == 'cpu' or device.startswith('cuda')), f"device must be auto, cpu, cuda or cuda:N, got {device!r}.")
-    _need(device == 'cpu' or torch.cuda.is_available(), f"device {device!r} was asked for but no CUDA GPU is visible; use device='cpu'.")
+    _need(not check or device == 'cpu' or torch.cuda.is_available(), f"device {device!r} was asked for but no CUDA GPU is visible; use device='cpu'.")
     return device
 
 def _check_numbers(c):
@@ -78,14 +80,21 @@ def _check_numbers(c):
     _need(0 < c.lr_decay_rate <= 1, f'lr_decay_rate must lie in (0, 1], got {c.lr_decay_rate!r}.')
     _need(0 <= c.momentum < 1 and c.weight_decay >= 0, f'momentum must lie in [0, 1) and weight_decay be >= 0, got {c.momentum!r} and {c.weight_decay!r}.')
 
+def _check_data_args(c):
+    "Synthetic knobs must be make_synthetic's; CIFAR-100 has none."
+    if c.dataset == 'cifar100':
+        _need(not c.data_args, f'data_args only apply to the synthetic dataset; cifar100 takes none, got {c.data_args}.')
+    unknown = sorted(set(c.data_args) - set(inspect.signature(make_synthetic).parameters))
+    _need(not unknown, f"Unknown synthetic data knob(s) {', '.join(unknown)}; see zscore_kd.data.make_synthetic for the valid ones.")
+
 def _apply_preset(c):
     "Fill the fields left at None from the published recipe; explicit method_args win over the recipe's."
     recipe = paper_recipe(c)
     fill = {k: v for k, v in recipe.items() if k != 'method_args' and getattr(c, k) is None}
     return dataclasses.replace(c, **fill, method_args={**recipe.get('method_args', {}), **(c.method_args or {})})
 
-# %% ../nbs/05c_runs.ipynb #872cca04
-def resolve_config(config: RunConfig = None, **params) -> RunConfig:
+# %% ../nbs/05c_runs.ipynb #3277a0ca
+def resolve_config(config: RunConfig = None, *, check_device: bool = True, **params) -> RunConfig:
     "Validate a config (and/or keyword fields) and fill every default; one-sentence `ValueError`s."
     unknown = sorted(set(params) - {f.name for f in dataclasses.fields(RunConfig)})
     _need(not unknown, f"Unknown run setting(s) {', '.join(unknown)}; the valid names are the fields of RunConfig.")
@@ -95,14 +104,15 @@ def resolve_config(config: RunConfig = None, **params) -> RunConfig:
     check_method(c.method); c.logit_stand = stand_mode(c.logit_stand)
     _check_model(c.student, 'student')
     if METHODS[c.method].needs_teacher: _check_model(c.teacher, f'teacher (method {c.method} distils from one)')
-    else: c.teacher = None
+    else: c.teacher = c.teacher_epochs = None  # meaningless without a teacher: keep them out of the hash
     if c.preset == 'paper': c = _apply_preset(c)
     _check_numbers(c)
     c.epochs, c.lr = c.epochs or 240, c.lr or default_lr(c.method, c.student)
     c.lr_decay_epochs = tuple(c.lr_decay_epochs) if c.lr_decay_epochs is not None else tuple(round(c.epochs * f) for f in (0.625, 0.75, 0.875))
     c.method_args, c.data_args = dict(c.method_args or {}), dict(c.data_args or {})
+    _check_data_args(c)
     c.out_dir, c.data_root, c.teacher_root = (str(Path(p).resolve()) for p in (c.out_dir, c.data_root, c.teacher_root))
-    c.device = _resolve_device(c.device)
+    c.device = _resolve_device(c.device, check_device)  # check_device=False: plan a GPU sweep on a machine without one
     build_method(c)  # unknown or bad method_args fail here, before any work
     return c
 
