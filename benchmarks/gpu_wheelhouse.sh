@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Build wh312/ (gitignored): the pure-Python and cp312 wheels the GPU machine lacks (it has Python 3.12, torch,
+# torchvision, numpy and matplotlib, and no package index). Run here, then carry wh312/ to the GPU machine
+# (under 64 MiB: scikit-learn/scipy, needed only for the t-SNE of Fig. 4, stay out).
+set -eu
+cd "$(dirname "$0")/.."
+rm -rf wh312 && mkdir wh312
+pip download -q -d wh312 --python-version 3.12 --only-binary=:all: --no-deps \
+  --platform manylinux_2_28_x86_64 --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 --platform any \
+  tqdm fastcore==1.14.5 execnb==0.1.18 nbdev==2.4.14 ghapi==2.0.3 fastgit fastspec papermill==2.7.0 ipykernel==7.4.0 \
+  ipython ipython-pygments-lexers jupyter-client jupyter-core nbformat nbclient fastjsonschema jsonschema \
+  jsonschema-specifications referencing rpds-py attrs traitlets pyzmq tornado comm debugpy psutil nest-asyncio \
+  matplotlib-inline decorator jedi parso pexpect ptyprocess prompt-toolkit wcwidth pygments stack-data executing \
+  asttokens pure-eval entrypoints click pyyaml tenacity ansicolors requests urllib3 idna certifi charset-normalizer \
+  platformdirs packaging python-dateutil six submitit cloudpickle typing-extensions pytest pluggy iniconfig
+ls wh312 | wc -l; du -sh wh312
