@@ -9,7 +9,7 @@ import pytest
 NBS = Path(__file__).resolve().parents[1] / 'nbs'
 
 def run_nb(name, out, **params):
-    pm.execute_notebook(str(NBS / name), str(out / f'out_{name}'), parameters=params, cwd=str(NBS), kernel_name='python3', progress_bar=False)
+    pm.execute_notebook(str(NBS / name), str(out / f'out_{name}'), parameters=params, cwd=str(NBS), kernel_name='python3', progress_bar=False, execution_timeout=600)
 
 @pytest.fixture(scope='module')
 def runs(tmp_path_factory):
