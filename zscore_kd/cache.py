@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['tensor_digest', 'cache_key', 'build_logit_table', 'TeacherCache']
 
-# %% ../nbs/05a_cache.ipynb #0c7ea19c
+# %% ../nbs/05a_cache.ipynb #f16c90b9
 import hashlib
 import os
 from pathlib import Path
@@ -14,6 +14,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 from .data import NUM_VIEWS, crop_flip, normalize
+from .models import atomic_write
 
 # %% ../nbs/05a_cache.ipynb #b87bc078
 def tensor_digest(*tensors: Tensor) -> str:
@@ -46,7 +47,7 @@ def build_logit_table(teacher: nn.Module, images: Tensor,  # uint8 N×3×32×32 
             table[lo:lo + batch_size, v] = logits
     return table
 
-# %% ../nbs/05a_cache.ipynb #298cccc1
+# %% ../nbs/05a_cache.ipynb #f237a121
 class TeacherCache:
     "Teacher logits for all 162 standard views of every training image."
     def __init__(self, table: Tensor): self.table = table
@@ -59,7 +60,5 @@ class TeacherCache:
         path = Path(folder) / f'teacher-logits-{cache_key(teacher, images, precision)}.pt'
         if path.exists(): return cls(torch.load(path, map_location=images.device, weights_only=True))
         table = build_logit_table(teacher, images, **kwargs)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f'.tmp{os.getpid()}')
-        torch.save(table, tmp); os.replace(tmp, path)
+        atomic_write(path, lambda p: torch.save(table, p))
         return cls(table)

@@ -6,8 +6,8 @@
 __all__ = ['register', 'get_model', 'list_models', 'resnet8', 'resnet14', 'resnet20', 'resnet32', 'resnet44', 'resnet56',
            'resnet110', 'resnet8x4', 'resnet32x4', 'ResNet18', 'ResNet50', 'wrn_16_1', 'wrn_16_2', 'wrn_40_1',
            'wrn_40_2', 'wrn_28_2', 'wrn_16_4', 'wrn_28_4', 'vgg8_bn', 'vgg11_bn', 'vgg13_bn', 'vgg16_bn', 'vgg19_bn',
-           'mobile_half', 'ShuffleV1', 'ShuffleV2', 'count_params', 'count_macs', 'teacher_path', 'save_teacher',
-           'load_teacher']
+           'mobile_half', 'ShuffleV1', 'ShuffleV2', 'count_params', 'count_macs', 'teacher_path', 'atomic_write',
+           'save_teacher', 'load_teacher']
 
 # %% ../../nbs/03a_zoo.ipynb #09882b2d
 import difflib
@@ -153,19 +153,22 @@ def _strip(state):
         if state and all(k.startswith(prefix) for k in state): state = {k[len(prefix):]: v for k, v in state.items()}
     return state
 
-# %% ../../nbs/03a_zoo.ipynb #c5700ed9
+# %% ../../nbs/03a_zoo.ipynb #85692477
+def atomic_write(path, write):
+    "Call `write(tmp)` on a temporary file beside `path`, then rename it onto `path`: readers never see half a file."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp'); os.close(fd)
+    try: write(Path(tmp)); os.replace(tmp, path)
+    except BaseException: Path(tmp).unlink(missing_ok=True); raise
+    return path
+
 def save_teacher(model: nn.Module, name: str, root='data/teachers',
                  epoch: int = 240,        # stored in the dict, as RepDistiller does
                  accuracy: float = None): # test top-1 in %, stored in the dict
     "Write `model`'s weights as a teacher checkpoint in the `cifar_teachers` layout; returns its path."
-    path = teacher_path(name, root); path.parent.mkdir(parents=True, exist_ok=True)
     state = _strip({k: v.detach().cpu() for k, v in model.state_dict().items()})
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + '.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f: torch.save({'epoch': epoch, 'model': state, 'accuracy': accuracy, 'optimizer': None}, f)
-        os.replace(tmp, path)
-    except BaseException: Path(tmp).unlink(missing_ok=True); raise
-    return path
+    ckpt = {'epoch': epoch, 'model': state, 'accuracy': accuracy, 'optimizer': None}
+    return atomic_write(teacher_path(name, root), lambda p: torch.save(ckpt, p))
 
 # %% ../../nbs/03a_zoo.ipynb #63df3b3f
 def _missing(name, paths, root):
