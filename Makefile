@@ -1,6 +1,8 @@
 # Two commands on a fresh machine (see README.md):
 #   make run    set up .venv, then one distillation on the embedded synthetic data (nbs/10_train.ipynb via papermill)
 #   make test   set up .venv (and Chromium for the browser test), then the whole suite; last line `N passed, N failed`
+SHELL  := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
@@ -10,7 +12,7 @@ ARGS   ?=
 
 $(STAMP): setup.py settings.ini constraints.txt
 	test -x $(BIN)/python || python3 -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]' 2>&1 | { grep -v 'is ignored: it is neither' || true; }
 	touch $(STAMP)
 
 setup: $(STAMP)
