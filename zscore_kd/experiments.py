@@ -98,9 +98,10 @@ def table_cells(key: str) -> list:
     extra = [c for c in table_cells('main_T5') if c.row.endswith('+Ours')] if key == 'supp_T5' else []
     return list(cells.values()) + extra
 
-# %% ../nbs/07_experiments.ipynb #b9b35744
+# %% ../nbs/07_experiments.ipynb #c44136d1
 TOY_MODELS = ('resnet8', 'resnet14', 'resnet20', 'wrn_16_1')  # kept at toy scale; every other model becomes resnet8
 SCALES = {'toy': dict(seeds=1, epochs=1, teacher_epochs=1, data_args=dict(n_train=256, n_test=128), pairs=1, kd_weights=(0.9, 9)),
+          'cpu': dict(seeds=1, epochs=5, teacher_epochs=10, data_args=dict(n_train=2000, n_test=1000), pairs=1, kd_weights=None),
           'paper': dict(seeds=4, teacher_epochs=240, data_args=dict(n_train=50000, n_test=10000))}
 
 def _toy(name): return name if name in TOY_MODELS else 'resnet8'
@@ -109,7 +110,8 @@ def _in_scale(cells: list, scale: str) -> list:
     "The cells a scale runs: all at paper scale, and all of a figure."
     if scale == 'paper' or not cells or cells[0].table not in TABLES: return cells
     pairs = list(dict.fromkeys((c.teacher, c.student) for c in cells))[:SCALES[scale]['pairs']]
-    return [c for c in cells if (c.teacher, c.student) in pairs and (c.kd_weight is None or c.kd_weight in SCALES[scale]['kd_weights'])]
+    weights = SCALES[scale]['kd_weights']  # None: every λ_KD of an ablation
+    return [c for c in cells if (c.teacher, c.student) in pairs and (c.kd_weight is None or weights is None or c.kd_weight in weights)]
 
 # %% ../nbs/07_experiments.ipynb #54a7a3a4
 IMAGENET_RECIPE = dict(dataset='imagenet', epochs=100, batch_size=512, lr=0.2, lr_decay_epochs=(30, 60, 90), weight_decay=1e-4)
@@ -164,11 +166,11 @@ def _teacher_planned(c: Cell, scale: str, dataset: str, common: dict) -> Planned
     fields = {f.name: getattr(tc, f.name) for f in dataclasses.fields(RunConfig) if getattr(tc, f.name) != getattr(defaults, f.name)}
     return Planned(c, 0, {**fields, 'device': common.get('device', 'auto')}, tc)
 
-# %% ../nbs/07_experiments.ipynb #a061e06a
+# %% ../nbs/07_experiments.ipynb #508f988a
 def plan_cells(cells: list, scale: str = 'toy', seeds: int = None, dataset: str = 'synthetic', **common) -> list:
     "The runs `cells` need at `scale`: one per cell and seed (the teacher's: seed 0 only)."
     if scale not in SCALES: raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}.")
-    if scale == 'toy' and dataset != 'synthetic': raise ValueError("scale 'toy' runs on the synthetic data; use scale 'paper' for cifar100.")
+    if scale != 'paper' and dataset != 'synthetic': raise ValueError(f"scale {scale!r} runs on the synthetic data; use scale 'paper' for cifar100.")
     common = {k: str(Path(v).resolve()) if k.endswith(('_dir', '_root')) else v for k, v in common.items()}
     out = []
     for c in _in_scale(cells, scale):
