@@ -10,7 +10,7 @@ images through torchvision transforms (8 workers), eager float32, teacher forwar
 same trainer with data and augmentation on the GPU, bf16 autocast, channels_last, torch.compile and whole-step
 CUDA graphs. Every ratio divides two numbers measured by this run on this machine.
 """
-import argparse, contextlib, json, platform, tempfile, time
+import argparse, json, platform, tempfile, time
 from pathlib import Path
 
 import torch

@@ -13,7 +13,7 @@ from PIL import Image
 from torchvision.datasets import CIFAR100
 
 from zscore_kd.augment import (CIFAR100_MEAN, CIFAR100_STD, NUM_VIEWS, OPS, RANGES, PILRandAugment, apply_op,
-                               crop_flip, cutout, normalize, pil_cutout, pil_op, pil_rand_augment, rand_augment,
+                               crop_flip, cutout, normalize, pil_op, pil_rand_augment, rand_augment,
                                sample_rand_augment, sample_views, view_id, view_params)
 from zscore_kd.data import (DeviceLoader, ImageData, classic_loader, load_cifar100, load_dataset, make_synthetic,
                             read_cifar_pickle, save_cifar100)
@@ -24,12 +24,7 @@ def from_pil(im): return torch.from_numpy(np.array(im)).permute(2, 0, 1)
 def md5(path): return hashlib.md5(path.read_bytes()).hexdigest()
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    "Small tensors: one thread is faster, and immune to a busy machine's thread scheduling."
-    n = torch.get_num_threads(); torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')  # tests/conftest.py
 
 
 @pytest.fixture(scope='module')

@@ -1,8 +1,7 @@
 """Sweeps and commands that a notebook cannot hold: a planned run's own command, the process pool, submitit's executor."""
-import subprocess, sys
+import subprocess
 from pathlib import Path
 
-import pytest
 from zscore_kd.experiments import plan, command, run_local, run_submitit, registry, status, stream_groups
 from zscore_kd.runs import RunDir
 

@@ -17,12 +17,7 @@ FIXTURE = ROOT / 'tests' / 'fixtures' / 'model_logits.pt'
 EXTRA_WRN_PARAMS = {'wrn_28_2': 1_479_220, 'wrn_16_4': 2_772_020, 'wrn_28_4': 5_872_180}  # SPEC §6
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    "Small CPU batches: one thread avoids OpenMP spinning when other jobs share the two cores."
-    n = torch.get_num_threads(); torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures('one_thread')  # tests/conftest.py
 
 
 def read_layouts(path=ROOT / 'data' / 'cifar_state_dict_shapes.txt'):

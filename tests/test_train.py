@@ -1,6 +1,5 @@
 """Trainer behaviour that a notebook cannot hold: kill-and-resume equality, divergence, failures before any work."""
 import json, os, signal, subprocess, sys, time
-from pathlib import Path
 
 import pytest
 import torch

@@ -5,9 +5,8 @@
 # %% auto #0
 __all__ = ['tensor_digest', 'cache_key', 'build_logit_table', 'TeacherCache']
 
-# %% ../nbs/05a_cache.ipynb #f16c90b9
+# %% ../nbs/05a_cache.ipynb #b1607538
 import hashlib
-import os
 from pathlib import Path
 
 import torch

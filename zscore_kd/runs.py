@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['RunConfig', 'resolve_config', 'build_method', 'config_hash', 'write_json', 'RunDir']
 
-# %% ../nbs/05c_runs.ipynb #8832a861
-import dataclasses, hashlib, inspect, json, math, os
+# %% ../nbs/05c_runs.ipynb #52fe8fa6
+import dataclasses, hashlib, inspect, json, math
 from dataclasses import dataclass, field
 from pathlib import Path
 
