@@ -108,9 +108,10 @@ class TAKD(Method):
     "KD from a teacher assistant: each of TAKD's two stages is this loss; the student's teacher is the TA."
     name = 'takd'
     def __init__(self, temperature: float = 4.0, ce_weight: float = 0.1, kd_weight: float = 0.9, logit_stand=False,
-                 kl_reduction: str = 'batchmean', ddof: int = 1):
+                 kl_reduction: str = 'batchmean', ddof: int = 1,
+                 assistant: str = None):  # the TA's zoo name: the trainer distils it from the teacher first; None: one stage
         super().__init__(temperature=temperature, ce_weight=ce_weight, kd_weight=kd_weight, logit_stand=stand_mode(logit_stand),
-                         kl_reduction=kl_reduction, ddof=ddof)
+                         kl_reduction=kl_reduction, ddof=ddof, assistant=assistant)
     def forward(self, student, teacher, y):
         h = self.hparams
         kd = takd_loss(student[0], teacher[0], h['temperature'], h['logit_stand'], kl_reduction=h['kl_reduction'], ddof=h['ddof'])
