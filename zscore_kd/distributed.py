@@ -6,7 +6,7 @@
 __all__ = ['Dist', 'torchrun_env', 'rank_device', 'init_distributed', 'local_batch', 'all_sum', 'broadcast_buffers', 'barrier',
            'wrap_ddp']
 
-# %% ../nbs/06c_distributed.ipynb #383c9f14
+# %% ../nbs/06c_distributed.ipynb #09ff0005
 import os
 from dataclasses import dataclass
 
@@ -15,7 +15,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-# %% ../nbs/06c_distributed.ipynb #4270c7e5
+# %% ../nbs/06c_distributed.ipynb #d8db1c4c
 _TORCHRUN = ('RANK', 'WORLD_SIZE', 'LOCAL_RANK')  # what torchrun puts in each worker's environment
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def torchrun_env() -> Dist:
     rank, world, local = (int(os.environ[k]) for k in _TORCHRUN)
     return Dist(rank, world, local, True)
 
-# %% ../nbs/06c_distributed.ipynb #5e22c753
+# %% ../nbs/06c_distributed.ipynb #88097cf8
 def rank_device(device: str, d: Dist) -> str:
     "The device of this rank: `cuda` becomes `cuda:<local rank>` under torchrun."
     return f'cuda:{d.local_rank}' if d.enabled and device == 'cuda' else device
@@ -54,7 +54,7 @@ def local_batch(batch_size: int, d: Dist) -> int:
                                               f'use a multiple of {d.world} (the global batch is divided among the ranks).')
     return batch_size // d.world
 
-# %% ../nbs/06c_distributed.ipynb #6287e750
+# %% ../nbs/06c_distributed.ipynb #d5518c0f
 def all_sum(t: torch.Tensor, d: Dist) -> torch.Tensor:
     "`t` summed over all ranks (in place); unchanged in a plain run."
     if d.enabled: dist.all_reduce(t)

@@ -7,7 +7,7 @@ __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'LOADERS', 'make_imagefolder', 'scan
            'imagenet_transforms', 'ShardSampler', 'random_resized_boxes', 'resized_crops', 'center_crops',
            'decode_jpegs', 'read_bytes', 'FolderLoader']
 
-# %% ../nbs/04c_imagefolder.ipynb #440f925f
+# %% ../nbs/04c_imagefolder.ipynb #d6963f8b
 import math, os, warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +24,7 @@ from torchvision.io import ImageReadMode, decode_image, decode_jpeg
 from .augment import PILRandAugment, normalize, rand_augment
 from .data import DATASETS
 
-# %% ../nbs/04c_imagefolder.ipynb #5cce307b
+# %% ../nbs/04c_imagefolder.ipynb #7dfe2966
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)  # Normalize of torchvision and mdistiller
 
 def _picture(rng, tint, size):
@@ -47,7 +47,7 @@ def make_imagefolder(root, num_classes=4, n_train=8, n_val=2,  # images per clas
             for i in range(n): _picture(rng, tints[c], size).save(folder / f'n{c:08d}_{split}_{i}.JPEG', quality=quality)
     return Path(root)
 
-# %% ../nbs/04c_imagefolder.ipynb #aba74c7c
+# %% ../nbs/04c_imagefolder.ipynb #5b6bf365
 def _layout(root) -> str:
     return (f"expected {root}/train/<wnid>/*.JPEG and {root}/val/<wnid>/*.JPEG with the same class folders in both "
             f"(torchvision's ImageFolder layout; ImageNet's val images sorted into their class folders)")
@@ -65,7 +65,7 @@ def scan_split(root, split: str):
         files += [str(folder / c / n) for n in names]; labels += [to_idx[c]] * len(names)
     return files, torch.tensor(labels, dtype=torch.int64), classes
 
-# %% ../nbs/04c_imagefolder.ipynb #fddbd064
+# %% ../nbs/04c_imagefolder.ipynb #a98f5b5a
 LOADERS = ('auto', 'device', 'classic')
 
 @dataclass
@@ -88,7 +88,7 @@ class ImageFolderData:
         return (f"ImageFolderData('{self.root}': {len(self.train_files)} train + {len(self.val_files)} val JPEGs, "
                 f"{self.num_classes} classes, crop {self.crop_size})")
 
-# %% ../nbs/04c_imagefolder.ipynb #5f3dfc8e
+# %% ../nbs/04c_imagefolder.ipynb #cd84d2bb
 def load_imagefolder(root='data', crop_size: int = 224, loader: str = 'auto', workers: int = 8) -> ImageFolderData:
     "Scan `root/train` and `root/val` (nothing is downloaded); one-sentence errors for a bad tree or knob."
     if not (isinstance(crop_size, int) and crop_size >= 8): raise ValueError(f'crop_size must be an integer >= 8, got {crop_size!r}.')
@@ -100,10 +100,10 @@ def load_imagefolder(root='data', crop_size: int = 224, loader: str = 'auto', wo
         raise ValueError(f"{root}/train and {root}/val have different class folders (e.g. {', '.join(odd)}): {_layout(root)}.")
     return ImageFolderData(str(root), tf, ty, vf, vy, tc, crop_size, loader, workers)
 
-# %% ../nbs/04c_imagefolder.ipynb #2c907758
+# %% ../nbs/04c_imagefolder.ipynb #9b34970a
 DATASETS['imagenet'] = lambda root, download=None, **knobs: load_imagefolder(root, **knobs)  # nothing to download
 
-# %% ../nbs/04c_imagefolder.ipynb #639cc19d
+# %% ../nbs/04c_imagefolder.ipynb #792f8dc0
 def imagenet_transforms(crop_size: int = 224) -> dict:
     "torchvision transforms of the official pipeline: `train`, `val` and MLKD's `strong` view."
     finish = [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
@@ -111,7 +111,7 @@ def imagenet_transforms(crop_size: int = 224) -> dict:
     val = [T.Resize(round(crop_size * 256 / 224)), T.CenterCrop(crop_size)]
     return dict(train=T.Compose(crop + finish), val=T.Compose(val + finish), strong=T.Compose(crop + [PILRandAugment()] + finish))
 
-# %% ../nbs/04c_imagefolder.ipynb #a8185de2
+# %% ../nbs/04c_imagefolder.ipynb #baf2d2c8
 class ShardSampler(Sampler):
     "Rank `rank`'s indices of an epoch: shuffled and padded (training) or in order and unpadded (evaluation)."
     def __init__(self, n: int, rank: int = 0, world: int = 1, shuffle: bool = True, seed: int = 0):
@@ -124,7 +124,7 @@ class ShardSampler(Sampler):
     def __iter__(self): return iter(self.indices().tolist())
     def __len__(self): return len(self.indices())
 
-# %% ../nbs/04c_imagefolder.ipynb #afbe7567
+# %% ../nbs/04c_imagefolder.ipynb #34bacfbd
 def random_resized_boxes(sizes: torch.Tensor, g: torch.Generator, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), tries: int = 10):
     "RandomResizedCrop boxes (top, left, height, width) for images of `sizes` (n×2: H, W), drawn from `g`."
     H, W = sizes.double().unbind(1); n = len(sizes)
@@ -141,7 +141,7 @@ def random_resized_boxes(sizes: torch.Tensor, g: torch.Generator, scale=(0.08, 1
     left = torch.where(found, torch.floor(u[:, 1] * (W - w + 1)), torch.floor((W - w) / 2))
     return torch.stack([top, left, h, w], 1).long()
 
-# %% ../nbs/04c_imagefolder.ipynb #937e2c9c
+# %% ../nbs/04c_imagefolder.ipynb #65b67706
 def resized_crops(images: list, boxes: torch.Tensor, size: int, flips: torch.Tensor = None) -> torch.Tensor:
     "Cut each uint8 C×H×W image to its box, resize to size×size (antialiased bilinear), flip where `flips`: a batch."
     out = torch.empty(len(images), 3, size, size, dtype=torch.uint8, device=images[0].device)
@@ -154,7 +154,7 @@ def center_crops(images: list, size: int, resize: int) -> torch.Tensor:
     "Resize each image's shorter side to `resize` (antialiased bilinear), then cut the central size×size: a batch."
     return torch.stack([TF.center_crop(TF.resize(img, [resize], antialias=True), [size, size]) for img in images])
 
-# %% ../nbs/04c_imagefolder.ipynb #21ef6e2b
+# %% ../nbs/04c_imagefolder.ipynb #2eb093c9
 def _decode_one(data: torch.Tensor, device) -> torch.Tensor:
     try: return decode_jpeg(data, mode=ImageReadMode.RGB, device=device)
     except RuntimeError: return decode_image(data, mode=ImageReadMode.RGB).to(device)
@@ -170,7 +170,7 @@ def read_bytes(path) -> torch.Tensor:
     "The bytes of a file as a 1-D uint8 tensor."
     return torch.frombuffer(bytearray(Path(path).read_bytes()), dtype=torch.uint8)
 
-# %% ../nbs/04c_imagefolder.ipynb #afe7ea4e
+# %% ../nbs/04c_imagefolder.ipynb #f42ccd00
 class _Files(Dataset):
     "An ImageFolder split as dicts: views through PIL `transforms`, or (without them) the encoded bytes."
     def __init__(self, files, labels, transforms=None): self.files, self.labels, self.transforms = files, labels, transforms
@@ -186,7 +186,7 @@ def _collate(items):
     jpegs = [it.pop('jpeg') for it in items] if 'jpeg' in items[0] else None
     return {**default_collate(items), **({'jpeg': jpegs} if jpegs else {})}
 
-# %% ../nbs/04c_imagefolder.ipynb #613a4371
+# %% ../nbs/04c_imagefolder.ipynb #fcb00bc6
 class FolderLoader:
     "Batches of one ImageFolder split for one rank, as dicts on `device`: decoded there, or by PIL in workers."
     def __init__(self, data: ImageFolderData, train: bool = True, batch_size: int = 512,  # images per batch on this rank
@@ -205,7 +205,7 @@ class FolderLoader:
                              pin_memory=self.device.type == 'cuda', generator=torch.Generator().manual_seed(seed * 997 + rank))
     def __len__(self): return len(self.dl)
 
-# %% ../nbs/04c_imagefolder.ipynb #25111abb
+# %% ../nbs/04c_imagefolder.ipynb #deeaf421
 def _float(self, x):
     "Normalise a uint8 batch with ImageNet's statistics, in the loader's dtype and memory format."
     x = normalize(x, self.dtype, IMAGENET_MEAN, IMAGENET_STD)
