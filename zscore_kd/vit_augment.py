@@ -8,7 +8,7 @@ __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'RAND_AUGMENT', 'RA_OPS', 'RA', 'FIL
            'sample_rand_augment_inc', 'op_value', 'affine_bicubic', 'rand_augment_inc', 'sample_erase', 'random_erase',
            'vit_augment', 'vit_test_view', 'ViTDeviceLoader', 'vit_classic_loader']
 
-# %% ../nbs/04d_vit_augment.ipynb #5cc4cf6a
+# %% ../nbs/04d_vit_augment.ipynb #6c48efdd
 import math
 from functools import lru_cache
 
@@ -22,7 +22,7 @@ from PIL import Image
 from .augment import OP, apply_op, check_images, normalize
 from .data import DeviceLoader, ImageData
 
-# %% ../nbs/04d_vit_augment.ipynb #3fa8fe94
+# %% ../nbs/04d_vit_augment.ipynb #8e0f38e4
 IMAGENET_MEAN, IMAGENET_STD = tuple(IMAGENET_DEFAULT_MEAN), tuple(IMAGENET_DEFAULT_STD)
 RAND_AUGMENT = 'rand-m9-mstd0.5-inc1'  # 2 ops per image, magnitude 9 ± 0.5 (Gaussian), each op with prob 0.5
 
@@ -43,14 +43,14 @@ def vit_test_transform(img_size: int = 224):
     "The reference's test transform: resize to `img_size` square (bilinear), ToTensor, ImageNet normalisation."
     return T.Compose([T.Resize((img_size, img_size)), T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
 
-# %% ../nbs/04d_vit_augment.ipynb #c0d3d30f
+# %% ../nbs/04d_vit_augment.ipynb #5c5db051
 RA_OPS = ('AutoContrast', 'Equalize', 'Invert', 'Rotate', 'PosterizeIncreasing', 'SolarizeIncreasing', 'SolarizeAdd',
           'ColorIncreasing', 'ContrastIncreasing', 'BrightnessIncreasing', 'SharpnessIncreasing', 'ShearX', 'ShearY',
           'TranslateXRel', 'TranslateYRel')  # timm's "increasing" RandAugment set
 RA = {name: i for i, name in enumerate(RA_OPS)}
 FILL = tuple(min(255, round(255 * m)) for m in IMAGENET_MEAN)  # timm's fill of geometric ops: the mean colour
 
-# %% ../nbs/04d_vit_augment.ipynb #92b04114
+# %% ../nbs/04d_vit_augment.ipynb #0bf75f69
 FIXED = 1 << 22  # Pillow's fixed-point precision for 8-bit resampling
 
 def _filter(x, kind: str):
@@ -71,7 +71,7 @@ def resize_weights(start, length, side: int, size: int, kind='bicubic'):
     k = k / k.sum(-1, keepdim=True)
     return torch.where(k < 0, (k * FIXED - 0.5).trunc(), (k * FIXED + 0.5).trunc())
 
-# %% ../nbs/04d_vit_augment.ipynb #dd43a839
+# %% ../nbs/04d_vit_augment.ipynb #7eafeb8e
 def _round_fixed(acc): return torch.div(acc + FIXED // 2, FIXED, rounding_mode='floor').clamp(0, 255)
 
 def resized_crop(images, top, left, height, width, size: int = 224,
@@ -84,11 +84,11 @@ def resized_crop(images, top, left, height, width, size: int = 224,
     rows = _round_fixed(images.double() @ wx.transpose(1, 2)[:, None])   # B×C×H×size
     return _round_fixed(wy[:, None] @ rows).to(torch.uint8)
 
-# %% ../nbs/04d_vit_augment.ipynb #316331be
+# %% ../nbs/04d_vit_augment.ipynb #6e8226d1
 def to_pil(image): return Image.fromarray(image.permute(1, 2, 0).cpu().numpy())    # uint8 C×H×W → PIL
 def from_pil(img): return torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1)  # PIL → uint8 C×H×W
 
-# %% ../nbs/04d_vit_augment.ipynb #6ae92743
+# %% ../nbs/04d_vit_augment.ipynb #75d9c6ef
 def _rand(generator, device, *shape): return torch.rand(*shape, generator=generator, device=device, dtype=torch.float64)
 
 def sample_crops(n: int, side: int = 32, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), generator=None, device=None):
@@ -103,7 +103,7 @@ def sample_crops(n: int, side: int = 32, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3)
     v = _rand(generator, device, n, 2)
     return (v[:, 0] * (side - h + 1)).floor().long(), (v[:, 1] * (side - w + 1)).floor().long(), h.long(), w.long()
 
-# %% ../nbs/04d_vit_augment.ipynb #fa05cba2
+# %% ../nbs/04d_vit_augment.ipynb #52861f95
 def sample_rand_augment_inc(n: int, layers: int = 2, magnitude: float = 9.0, std: float = 0.5, prob: float = 0.5,
                             generator=None, device=None):
     "Draws of `rand-m9-mstd0.5-inc1` for `n` images: op, applied?, magnitude and sign, each n×layers."
@@ -112,7 +112,7 @@ def sample_rand_augment_inc(n: int, layers: int = 2, magnitude: float = 9.0, std
     mags = (magnitude + std * torch.randn(n, layers, generator=generator, device=device, dtype=torch.float64)).clamp(0, 10)
     return ops, u[..., 0] <= prob, mags, torch.where(u[..., 1] > 0.5, -1.0, 1.0)  # timm: skip if random() > prob
 
-# %% ../nbs/04d_vit_augment.ipynb #40d7963e
+# %% ../nbs/04d_vit_augment.ipynb #1fdbc8f8
 def op_value(op, mag, sign):
     "timm's argument of each op at magnitude `mag` with `sign` (degrees, factor, bits, threshold, fraction)."
     level, v = mag / 10, torch.zeros_like(mag)
@@ -125,7 +125,7 @@ def op_value(op, mag, sign):
         for name in names: v = torch.where(op == RA[name], value, v)
     return v
 
-# %% ../nbs/04d_vit_augment.ipynb #a0dc477a
+# %% ../nbs/04d_vit_augment.ipynb #80ab55a6
 _TO_MLKD = {'AutoContrast': 'AutoContrast', 'Equalize': 'Equalize', 'Invert': 'Solarize', 'PosterizeIncreasing': 'Posterize',
             'SolarizeIncreasing': 'Solarize', 'ColorIncreasing': 'Color', 'ContrastIncreasing': 'Contrast',
             'BrightnessIncreasing': 'Brightness', 'SharpnessIncreasing': 'Sharpness'}
@@ -139,7 +139,7 @@ def _colour_ops(x, op, v):
     x = torch.where((o == RA['SolarizeAdd']) & (x < 128), (x.int() + vv.int()).clamp(max=255).to(torch.uint8), x)
     return torch.where((o == RA['PosterizeIncreasing']) & (vv == 0), torch.zeros_like(x), x)
 
-# %% ../nbs/04d_vit_augment.ipynb #a4ba7b36
+# %% ../nbs/04d_vit_augment.ipynb #fa724345
 def _affine_coeffs(op, v, width: int, height: int):
     "PIL's inverse affine coefficients (a, b, c, d, e, f) of each image's geometric op (identity otherwise), B×6."
     one, zero = torch.ones_like(v), torch.zeros_like(v)
@@ -153,7 +153,7 @@ def _affine_coeffs(op, v, width: int, height: int):
     for name, c in cands.items(): m = torch.where(op[:, None] == RA[name], torch.stack(c, 1), m)
     return m
 
-# %% ../nbs/04d_vit_augment.ipynb #037bdda4
+# %% ../nbs/04d_vit_augment.ipynb #8fb9072c
 def _cubic(v1, v2, v3, v4, d):
     "PIL's affine bicubic (a = -1) through samples at -1, 0, 1, 2, at `d` in [0, 1), in its Horner form."
     return v2 + d * ((v3 - v1) + d * ((2 * (v1 - v2) + v3 - v4) + d * (v2 - v1 - v3 + v4)))
@@ -174,7 +174,7 @@ def affine_bicubic(images, coeffs, fill=FILL):
     v = _cubic(*[_cubic(*[tap(yk, xk) for xk in xs], dx) for yk in ys], dy).clamp(0, 255).trunc().to(torch.uint8)
     return torch.where(inside[:, None], v, torch.tensor(fill, dtype=torch.uint8, device=images.device).view(1, C, 1, 1))
 
-# %% ../nbs/04d_vit_augment.ipynb #65cf052d
+# %% ../nbs/04d_vit_augment.ipynb #074e5ebd
 def rand_augment_inc(images, ops, apply, mags, signs):
     "Apply the RandAugment draws (n×layers each) to a uint8 batch, layer by layer."
     for k in range(ops.shape[1]):
@@ -183,7 +183,7 @@ def rand_augment_inc(images, ops, apply, mags, signs):
         images = affine_bicubic(_colour_ops(images, op, v), _affine_coeffs(op, v, images.shape[3], images.shape[2]))
     return images
 
-# %% ../nbs/04d_vit_augment.ipynb #80ea243c
+# %% ../nbs/04d_vit_augment.ipynb #4460b551
 def sample_erase(n: int, height: int, width: int, prob: float = 0.25, area=(0.02, 1 / 3), aspect=(0.3, 1 / 0.3),
                  generator=None, device=None):
     "timm's RandomErasing draws for `n` images: (erase?, top, left, height, width), each n long."
@@ -198,7 +198,7 @@ def sample_erase(n: int, height: int, width: int, prob: float = 0.25, area=(0.02
     top, left = (v[:, 1] * (height - h + 1)).floor(), (v[:, 2] * (width - w + 1)).floor()
     return (v[:, 0] <= prob) & ok.any(1), top.long(), left.long(), h.long(), w.long()
 
-# %% ../nbs/04d_vit_augment.ipynb #0aa7a772
+# %% ../nbs/04d_vit_augment.ipynb #d09d5f3e
 def random_erase(x, erase, top, left, height, width, generator=None):
     "Fill each chosen box of the float batch `x` with standard normal noise (timm's `mode='pixel'`)."
     B, C, H, W = x.shape
@@ -208,7 +208,7 @@ def random_erase(x, erase, top, left, height, width, generator=None):
     noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
     return torch.where(box[:, None], noise, x)
 
-# %% ../nbs/04d_vit_augment.ipynb #2c8f2116
+# %% ../nbs/04d_vit_augment.ipynb #9c20dd1e
 def vit_augment(images, size: int = 224, generator=None):
     "The reference's training view of each uint8 square image: crop-resize, flip, RandAugment, normalise, erase."
     n, dev, side = len(images), images.device, check_images(images, size=None).shape[-1]
@@ -223,7 +223,7 @@ def vit_test_view(images, size: int = 224):
     full, zero = torch.full((len(images),), images.shape[-1], device=images.device), torch.zeros(len(images), dtype=torch.long, device=images.device)
     return normalize(resized_crop(images, zero, zero, full, full, size, kind='bilinear'), mean=IMAGENET_MEAN, std=IMAGENET_STD)
 
-# %% ../nbs/04d_vit_augment.ipynb #9f8fabeb
+# %% ../nbs/04d_vit_augment.ipynb #22d979f9
 class ViTDeviceLoader(DeviceLoader):
     "Batches of 224-px views of a uint8 32-px dataset kept on its device: the reference's training views or test view."
     def __init__(self, images, labels, batch_size=128, shuffle=True,
@@ -243,7 +243,7 @@ class ViTDeviceLoader(DeviceLoader):
             x = x.to(self.dtype)
             yield {'x': x.contiguous(memory_format=torch.channels_last) if self.channels_last else x, 'y': self.labels[idx], 'index': idx}
 
-# %% ../nbs/04d_vit_augment.ipynb #bb9a6574
+# %% ../nbs/04d_vit_augment.ipynb #17190170
 class _ViTPILDataset(Dataset):
     "A uint8 NCHW dataset served as PIL images through the reference's transforms, as dicts."
     def __init__(self, images, labels, transform):

@@ -7,7 +7,7 @@ __all__ = ['VIT_PAPER_PARAMS_M', 'deit_ti', 'pit_ti', 'PerformerAttention', 'Per
            'T2TViT', 't2t_vit_7', 'SRAttention', 'PVTBlock', 'PatchEmbed', 'PVT', 'pvt_ti', 'trainable_params',
            'split_heads', 'pycls_key', 'mdistiller_key', 'load_resnet56_teacher', 'teacher_view', 'vit_teacher_logits']
 
-# %% ../../nbs/03d_vit.ipynb #a9debeab
+# %% ../../nbs/03d_vit.ipynb #f2444ac2
 import math
 import re
 from functools import partial
@@ -21,7 +21,7 @@ from torch import nn
 
 from . import register, get_model, list_models, count_params
 
-# %% ../../nbs/03d_vit.ipynb #ef5cc0ac
+# %% ../../nbs/03d_vit.ipynb #cd000b39
 def _tag(model, num_classes):
     "Give a timm-style model the zoo's `num_classes` and `feat_dim` attributes."
     model.num_classes, model.feat_dim = num_classes, model.num_features
@@ -33,7 +33,7 @@ def _zero_heads(model):
         if head is not None: nn.init.zeros_(head.weight); nn.init.zeros_(head.bias)
     return model
 
-# %% ../../nbs/03d_vit.ipynb #9412119d
+# %% ../../nbs/03d_vit.ipynb #f2f29fb0
 @register('deit_ti', family='vit')
 def deit_ti(num_classes=100, img_size=224,  # img_size: side of the (square) input in pixels
             drop_path_rate=0.1,             # stochastic depth of the last block; linspace(0, rate, 12)
@@ -45,7 +45,7 @@ def deit_ti(num_classes=100, img_size=224,  # img_size: side of the (square) inp
     if distill_token: model.set_distilled_training(True)
     return _tag(_zero_heads(model) if zero_head else model, num_classes)
 
-# %% ../../nbs/03d_vit.ipynb #efc5d6cf
+# %% ../../nbs/03d_vit.ipynb #4cc852b7
 @register('pit_ti', family='vit')
 def pit_ti(num_classes=100, img_size=224,  # img_size: side of the input in pixels (at least 16)
            drop_path_rate=0.1):            # the reference's rate: block i of 12 drops with rate·i/12
@@ -54,7 +54,7 @@ def pit_ti(num_classes=100, img_size=224,  # img_size: side of the input in pixe
                               drop_path_rate=drop_path_rate * 11 / 12)
     return _tag(model, num_classes)
 
-# %% ../../nbs/03d_vit.ipynb #31c6430b
+# %% ../../nbs/03d_vit.ipynb #12fb5bdf
 class PerformerAttention(nn.Module):
     "One-head Performer attention whose value skips past it (T2T-ViT's token module; input and output widths differ)."
     def __init__(self, dim_in: int, dim: int, kernel_ratio: float = 0.5):
@@ -73,7 +73,7 @@ class PerformerAttention(nn.Module):
             y = qp @ (kp.transpose(1, 2) @ v32) / (qp @ kp.sum(1, keepdim=True).transpose(1, 2) + 1e-8)
         return v + self.proj(y.to(v.dtype))
 
-# %% ../../nbs/03d_vit.ipynb #b03b59c3
+# %% ../../nbs/03d_vit.ipynb #9d442e8d
 class PerformerLayer(nn.Module):
     "LayerNorm → Performer attention, then a residual LayerNorm → MLP of the same width."
     def __init__(self, dim_in: int, dim: int, eps: float = 1e-6):
@@ -100,7 +100,7 @@ class TokensToToken(nn.Module):
             x = split(x.reshape(*x.shape[:2], side, side)).transpose(1, 2)
         return self.proj(x)
 
-# %% ../../nbs/03d_vit.ipynb #fb9508c3
+# %% ../../nbs/03d_vit.ipynb #dfa4edf1
 def sinusoid_table(n: int, dim: int):
     "The fixed sine-cosine position embedding of *Attention is all you need*: 1×n×dim."
     pos, j = torch.arange(n, dtype=torch.float64)[:, None], torch.arange(dim)
@@ -114,7 +114,7 @@ def _init_vit(module):
         if module.bias is not None: nn.init.zeros_(module.bias)
     elif isinstance(module, nn.LayerNorm): nn.init.ones_(module.weight); nn.init.zeros_(module.bias)
 
-# %% ../../nbs/03d_vit.ipynb #d31ef4cf
+# %% ../../nbs/03d_vit.ipynb #57d7beb5
 class T2TViT(nn.Module):
     "Tokens-to-token ViT: T2T module, class token, fixed sinusoidal positions, transformer blocks, head on the class token."
     def __init__(self, num_classes=100, img_size=224, dim=256, depth=7, heads=4, mlp_ratio=2.0, drop_path_rate=0.1):
@@ -133,14 +133,14 @@ class T2TViT(nn.Module):
         x = torch.cat([self.cls_token.expand(len(x), -1, -1), x], 1) + self.pos_embed
         return self.head(self.norm(self.blocks(x))[:, 0])
 
-# %% ../../nbs/03d_vit.ipynb #b3542b3c
+# %% ../../nbs/03d_vit.ipynb #352f442a
 @register('t2t_vit_7', family='vit')
 def t2t_vit_7(num_classes=100, img_size=224,  # img_size: a multiple of 16
               drop_path_rate=0.1):            # linspace(0, rate, 7) over the blocks
     "T2T-ViT-7: dim 256, depth 7, 4 heads, mlp 2, Performer T2T module with token dim 64."
     return T2TViT(num_classes, img_size, drop_path_rate=drop_path_rate)
 
-# %% ../../nbs/03d_vit.ipynb #2fbc107a
+# %% ../../nbs/03d_vit.ipynb #45c8760e
 class SRAttention(nn.Module):
     "Multi-head attention whose keys and values come from the token grid shrunk `sr` times (PVT v1)."
     def __init__(self, dim: int, heads: int, sr: int):
@@ -155,7 +155,7 @@ class SRAttention(nn.Module):
         k, v = self.kv(x).view(B, -1, 2, self.heads, C // self.heads).permute(2, 0, 3, 1, 4)
         return self.proj(F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(B, N, C))
 
-# %% ../../nbs/03d_vit.ipynb #03731f9b
+# %% ../../nbs/03d_vit.ipynb #43820e1a
 class PVTBlock(nn.Module):
     "Pre-norm block: spatial-reduction attention and an MLP, each with a residual and drop-path."
     def __init__(self, dim: int, heads: int, mlp_ratio: float, sr: int, drop_path: float):
@@ -176,7 +176,7 @@ class PatchEmbed(nn.Module):
         x = self.proj(x)
         return self.norm(x.flatten(2).transpose(1, 2)), x.shape[2:]
 
-# %% ../../nbs/03d_vit.ipynb #533745e1
+# %% ../../nbs/03d_vit.ipynb #90c861ee
 class PVT(nn.Module):
     "Pyramid vision transformer v1: four patch-embedding stages; the class token joins the last one."
     def __init__(self, num_classes=100, img_size=224, patches=(4, 2, 2, 2), dims=(64, 128, 320, 512), depths=(2, 2, 2, 2),
@@ -194,7 +194,7 @@ class PVT(nn.Module):
         self.apply(_init_pvt)
         self.num_classes, self.feat_dim = num_classes, dims[-1]
 
-# %% ../../nbs/03d_vit.ipynb #343fa8f5
+# %% ../../nbs/03d_vit.ipynb #ff8f7095
 def _init_pvt(module):
     "PVT's initialisation: truncated-normal Linear weights (std 0.02), zero biases, LayerNorm 1 and 0."
     if isinstance(module, nn.Linear):
@@ -213,26 +213,26 @@ def _pvt_forward(self, x):
     return self.head(self.norm(x)[:, 0])
 PVT.forward = _pvt_forward
 
-# %% ../../nbs/03d_vit.ipynb #735035f8
+# %% ../../nbs/03d_vit.ipynb #eef20740
 @register('pvt_ti', family='vit')
 def pvt_ti(num_classes=100, img_size=224,  # img_size: a multiple of 32
            drop_path_rate=0.1):            # linspace(0, rate, 8) over the blocks
     "PVT v1 Tiny: patches 4/2/2/2, dims 64/128/320/512, depths 2/2/2/2, heads 1/2/5/8, mlp 8/8/4/4, SR 8/4/2/1."
     return PVT(num_classes, img_size, drop_path_rate=drop_path_rate)
 
-# %% ../../nbs/03d_vit.ipynb #4e2b0110
+# %% ../../nbs/03d_vit.ipynb #cbc32f11
 VIT_PAPER_PARAMS_M = {'deit_ti': 5, 't2t_vit_7': 4, 'pit_ti': 5, 'pvt_ti': 13}  # supplement Table S4, millions
 
 def trainable_params(model) -> int:
     "Number of trainable parameters (the reference's `complexity()`)."
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
-# %% ../../nbs/03d_vit.ipynb #8d83f849
+# %% ../../nbs/03d_vit.ipynb #899a7dc9
 def split_heads(out):
     "(CE logits, KD logits) of a student's training output: DeiT's (class head, distillation head), else (out, out)."
     return (out[0], out[1]) if isinstance(out, tuple) else (out, out)
 
-# %% ../../nbs/03d_vit.ipynb #c520dc63
+# %% ../../nbs/03d_vit.ipynb #676a7016
 _STEM = {'conv1': 'stem.conv', 'bn1': 'stem.bn', 'fc': 'head.fc'}  # mdistiller → pycls, outside the stages
 _PART = {'conv1': 'f.a', 'bn1': 'f.a_bn', 'conv2': 'f.b', 'bn2': 'f.b_bn', 'downsample.0': 'proj', 'downsample.1': 'bn'}
 
@@ -250,7 +250,7 @@ def mdistiller_key(key: str) -> str:
     head, rest = key.rsplit('.', 1)
     return f'{dict(map(reversed, _STEM.items()))[head]}.{rest}'
 
-# %% ../../nbs/03d_vit.ipynb #3a771099
+# %% ../../nbs/03d_vit.ipynb #c0791e53
 def _bad(path, why: str): return ValueError(f"Teacher checkpoint {path} {why}; give a pycls ResNet-56 checkpoint "
                                              f"(its 'model_state') or an mdistiller one (its 'model').")
 
@@ -267,7 +267,7 @@ def load_resnet56_teacher(path, num_classes: int = 100, map_location='cpu'):  # 
     except (RuntimeError, KeyError) as e: raise _bad(path, f'does not fit ResNet-56 with {num_classes} classes ({str(e)[:120]})') from e
     return model.to(map_location).eval()
 
-# %% ../../nbs/03d_vit.ipynb #00f4e7b4
+# %% ../../nbs/03d_vit.ipynb #fb28afd1
 def teacher_view(x, size: int = 32):  # size: the teacher's input side in pixels
     "The teacher's input: the student's normalised batch resized to `size` px, bilinear, no antialiasing."
     return F.interpolate(x, size=(size, size), mode='bilinear', align_corners=False) if x.shape[-1] != size else x
