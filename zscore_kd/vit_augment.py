@@ -172,7 +172,12 @@ def affine_bicubic(images, coeffs, fill=FILL):
     flat = images.double().flatten(2)
     tap = lambda yk, xk: flat.gather(2, (yk * W + xk).flatten(1)[:, None].expand(B, C, -1)).view(B, C, H, W)
     v = _cubic(*[_cubic(*[tap(yk, xk) for xk in xs], dx) for yk in ys], dy).clamp(0, 255).trunc().to(torch.uint8)
-    return torch.where(inside[:, None], v, torch.tensor(fill, dtype=torch.uint8, device=images.device).view(1, C, 1, 1))
+    return torch.where(inside[:, None], v, _colour(tuple(fill), images.device))
+
+@lru_cache(maxsize=None)
+def _colour(rgb: tuple, device):
+    "An RGB colour as a uint8 1×3×1×1 tensor on `device`, made once (a copy per batch would synchronise)."
+    return torch.tensor(rgb, dtype=torch.uint8).view(1, -1, 1, 1).to(device)
 
 # %% ../nbs/04d_vit_augment.ipynb #074e5ebd
 def rand_augment_inc(images, ops, apply, mags, signs):
