@@ -21,6 +21,7 @@ from zscore_kd.data import ImageData
 from zscore_kd.losses import kd_loss
 from zscore_kd.models import get_model
 from zscore_kd.models.vit import split_heads, vit_teacher_logits
+from zscore_kd.optim import make_optimizer
 from zscore_kd.vit_augment import ViTDeviceLoader, vit_classic_loader
 
 EPOCHS, TRAIN, TEST, GOAL_MIN = 300, 50_000, 10_000, 30.0
@@ -47,10 +48,7 @@ def timed(fn, steps, warmup, device):
 def make_step(args, device):
     "The KD+LS training step of DeiT-Ti (bf16 autocast and compile on a GPU) and the eval forward."
     student, teacher = get_model('deit_ti', 100, img_size=args.img_size).to(device), get_model('resnet56').to(device)
-    decay = [p for n, p in student.named_parameters() if p.ndim > 1 and 'token' not in n and 'pos_embed' not in n]
-    rest = [p for n, p in student.named_parameters() if not (p.ndim > 1 and 'token' not in n and 'pos_embed' not in n)]
-    opt = torch.optim.AdamW([{'params': decay, 'weight_decay': 0.05}, {'params': rest, 'weight_decay': 0.0}], lr=5e-4,
-                            fused=device.type == 'cuda')
+    opt = make_optimizer('adamw', student, lr=5e-4, weight_decay=0.05, lr_tensor_on=device if device.type == 'cuda' else None)
     fwd, tfwd = (torch.compile(student), torch.compile(teacher)) if args.compile else (student, teacher)
     amp = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == 'cuda')
     def step(x, y):

@@ -183,11 +183,11 @@ class PVT(nn.Module):
                  heads=(1, 2, 5, 8), mlp_ratios=(8, 8, 4, 4), srs=(8, 4, 2, 1), drop_path_rate=0.1):
         super().__init__()
         rates, side = iter(torch.linspace(0, drop_path_rate, sum(depths)).tolist()), img_size
-        self.embeds, self.stages, self.pos = nn.ModuleList(), nn.ModuleList(), nn.ParameterList()
+        self.embeds, self.stages, self.pos_embed = nn.ModuleList(), nn.ModuleList(), nn.ParameterList()
         for i, (p, d, n, h, r, s) in enumerate(zip(patches, dims, depths, heads, mlp_ratios, srs)):
             side //= p
             self.embeds.append(PatchEmbed(dims[i - 1] if i else 3, d, p))
-            self.pos.append(nn.Parameter(trunc_normal_(torch.zeros(1, side * side + (i == 3), d), std=0.02)))
+            self.pos_embed.append(nn.Parameter(trunc_normal_(torch.zeros(1, side * side + (i == 3), d), std=0.02)))
             self.stages.append(nn.ModuleList(PVTBlock(d, h, r, s, next(rates)) for _ in range(n)))
         self.cls_token = nn.Parameter(trunc_normal_(torch.zeros(1, 1, dims[-1]), std=0.02))
         self.norm, self.head = nn.LayerNorm(dims[-1], eps=1e-6), nn.Linear(dims[-1], num_classes)
@@ -204,7 +204,7 @@ def _init_pvt(module):
 
 def _pvt_forward(self, x):
     "Stage by stage: patches, (class token,) positions, blocks, back to a grid; the head reads the class token."
-    for i, (embed, pos, blocks) in enumerate(zip(self.embeds, self.pos, self.stages)):
+    for i, (embed, pos, blocks) in enumerate(zip(self.embeds, self.pos_embed, self.stages)):
         x, hw = embed(x)
         if i == len(self.stages) - 1: x = torch.cat([self.cls_token.expand(len(x), -1, -1), x], 1)
         x = x + pos
