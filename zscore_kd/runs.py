@@ -14,6 +14,8 @@ import torch
 from .zscore import stand_mode
 from .files import atomic_write
 from .models import get_model, list_models
+import zscore_kd.models.vit  # files the ViT students (family 'vit') in the zoo
+from .optim import FAMILIES, RECIPE_DEFAULTS
 from .methods import METHODS, get_method, check_method
 from .recipes import paper_recipe, default_lr
 from .data import make_synthetic
@@ -34,12 +36,18 @@ class RunConfig:
     data_root: str = 'data'             # folder holding (or receiving) cifar-100-python/
     data_args: dict = field(default_factory=dict)  # knobs of the synthetic dataset (04a_data)
     epochs: int = None                  # None: 240 (MLKD recipes: 480)
-    batch_size: int = 64
+    batch_size: int = None              # None: the recipe family's (sgd 64, adamw 128)
     lr: float = None                    # None: 0.05; 0.01 for MobileNetV2/ShuffleV1/ShuffleV2; MLKD 0.025
     lr_decay_epochs: tuple = None       # lr × rate after these epochs; None: 150/180/210 scaled to `epochs`
     lr_decay_rate: float = 0.1
     momentum: float = 0.9
-    weight_decay: float = 5e-4
+    weight_decay: float = None          # None: the recipe family's (sgd 5e-4; adamw 0.05, not on 1-D parameters and tokens)
+    optimizer: str = None               # recipe family: sgd (mdistiller) | adamw (the ViT recipe); None: adamw for ViT students
+    warmup_epochs: int = None           # adamw: linear warm-up epochs from 0.001 × lr (None: 20)
+    min_lr: float = None                # adamw: the cosine's floor (None: 5e-6)
+    model_args: dict = field(default_factory=dict)  # student constructor knobs, e.g. {'img_size': 32} for a ViT on a CPU
+    teacher_checkpoint: str = None      # a pycls (model_state) or mdistiller (model) ResNet-56 file, instead of the archive
+    teacher_bn_train: bool = None       # teacher BatchNorm in training mode while distilling; None: True for ViT students
     teacher_epochs: int = None          # synthetic data: epochs of the teacher trained on the fly (None: epochs)
     teacher_root: str = 'data/teachers' # the cifar_teachers archive: <root>/<name>_vanilla/ckpt_epoch_240.pth
     seed: int = 0
@@ -80,6 +88,8 @@ def _check_numbers(c):
         v = getattr(c, name); _need(v is None or (isinstance(v, (int, float)) and math.isfinite(v) and v > 0), f'{name} must be a finite number > 0, got {v!r}.')
     _need(0 < c.lr_decay_rate <= 1, f'lr_decay_rate must lie in (0, 1], got {c.lr_decay_rate!r}.')
     _need(0 <= c.momentum < 1 and c.weight_decay >= 0, f'momentum must lie in [0, 1) and weight_decay be >= 0, got {c.momentum!r} and {c.weight_decay!r}.')
+    _need(c.warmup_epochs is None or (isinstance(c.warmup_epochs, int) and c.warmup_epochs >= 0), f'warmup_epochs must be an integer >= 0, got {c.warmup_epochs!r}.')
+    _need(c.min_lr is None or (isinstance(c.min_lr, (int, float)) and 0 <= c.min_lr < math.inf), f'min_lr must be a finite number >= 0, got {c.min_lr!r}.')
 
 def _check_data_args(c):
     "Synthetic knobs must be make_synthetic's; CIFAR-100 has none."
@@ -87,6 +97,34 @@ def _check_data_args(c):
         _need(not c.data_args, f'data_args only apply to the synthetic dataset; cifar100 takes none, got {c.data_args}.')
     unknown = sorted(set(c.data_args) - set(inspect.signature(make_synthetic).parameters))
     _need(not unknown, f"Unknown synthetic data knob(s) {', '.join(unknown)}; see zscore_kd.data.make_synthetic for the valid ones.")
+
+def _resolve_family(c):
+    "The recipe family (ViT students: adamw) and its defaults for fields left at None; the ViT students' teacher settings."
+    vit = c.student in list_models('vit')
+    c.optimizer = c.optimizer or ('adamw' if vit else 'sgd')
+    _need(c.optimizer in FAMILIES, f"optimizer must be one of {', '.join(FAMILIES)}, got {c.optimizer!r}.")
+    for k, v in RECIPE_DEFAULTS[c.optimizer].items():
+        if getattr(c, k) is None: setattr(c, k, v)
+    c.model_args = dict(c.model_args or {})
+    if c.student == 'deit_ti': c.model_args.setdefault('distill_token', METHODS[c.method].needs_teacher)  # as the reference
+    if vit and c.teacher and c.teacher_bn_train is None: c.teacher_bn_train = True  # the reference's teacher BN quirk
+    _need(not (c.teacher_cache and (vit or c.teacher_bn_train)), 'teacher_cache holds eval-mode logits of the 32-px views; ViT '
+          'students and teacher_bn_train need the teacher online: set teacher_cache=False.')
+
+def _check_teacher_file(c):
+    "A given teacher checkpoint must exist and be a ResNet-56."
+    if c.teacher_checkpoint is None: return
+    _need(c.teacher == 'resnet56', f"teacher_checkpoint holds a ResNet-56 (pycls or mdistiller); set teacher='resnet56', got {c.teacher!r}.")
+    c.teacher_checkpoint = str(Path(c.teacher_checkpoint).resolve())
+    _need(Path(c.teacher_checkpoint).is_file(), f'teacher_checkpoint {c.teacher_checkpoint} does not exist; give a pycls model.pyth '
+          'or an mdistiller ckpt_epoch_240.pth file.')
+
+def _check_model_args(c):
+    "The student must accept `model_args` (checked by building it once)."
+    if not c.model_args: return
+    try: get_model(c.student, 10, **c.model_args)
+    except (TypeError, ValueError, AssertionError, RuntimeError) as e:
+        raise ValueError(f'model_args {c.model_args} do not fit student {c.student}: {e}.') from None
 
 def _apply_preset(c):
     "Fill the fields left at None from the published recipe; explicit method_args win over the recipe's."
@@ -107,9 +145,11 @@ def resolve_config(config: RunConfig = None, *, check_device: bool = True, **par
     if METHODS[c.method].needs_teacher: _check_model(c.teacher, f'teacher (method {c.method} distils from one)')
     else: c.teacher = c.teacher_epochs = None  # meaningless without a teacher: keep them out of the hash
     if c.preset == 'paper': c = _apply_preset(c)
+    _resolve_family(c); _check_teacher_file(c); _check_model_args(c)
     _check_numbers(c)
     c.epochs, c.lr = c.epochs or 240, c.lr or default_lr(c.method, c.student)
     c.lr_decay_epochs = tuple(c.lr_decay_epochs) if c.lr_decay_epochs is not None else tuple(round(c.epochs * f) for f in (0.625, 0.75, 0.875))
+    if c.optimizer == 'adamw': c.lr_decay_epochs = ()  # the cosine schedule has no steps
     c.method_args, c.data_args = dict(c.method_args or {}), dict(c.data_args or {})
     _check_data_args(c)
     c.out_dir, c.data_root, c.teacher_root = (str(Path(p).resolve()) for p in (c.out_dir, c.data_root, c.teacher_root))
@@ -124,10 +164,13 @@ def build_method(c: RunConfig):
 
 # %% ../nbs/06a_runs.ipynb #f397ae94
 _NOT_HASHED = ('out_dir', 'data_root', 'teacher_root', 'preset')
+_HASHED_WHEN_SET = dict(optimizer='sgd', warmup_epochs=None, min_lr=None, model_args={}, teacher_checkpoint=None,
+                        teacher_bn_train=None)  # fields added later: hashed only away from the old behaviour
 
 def config_hash(c: RunConfig) -> str:
     "12-hex-digit hash of the result-relevant fields of a resolved config."
-    d = {k: v for k, v in dataclasses.asdict(c).items() if k not in _NOT_HASHED}
+    d = {k: v for k, v in dataclasses.asdict(c).items()
+         if k not in _NOT_HASHED and not (k in _HASHED_WHEN_SET and v == _HASHED_WHEN_SET[k])}
     d['device'] = torch.device(d['device']).type
     return hashlib.sha1(json.dumps(d, sort_keys=True, default=list).encode()).hexdigest()[:12]
 

@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['SHARED_FIELDS', 'ABOUT_TEACHER', 'lr_at', 'set_lr', 'autocast_for', 'seed_everything', 'evaluate', 'teacher_config',
            'get_teacher', 'teacher_logits_fn', 'TrainingDiverged', 'Learner', 'environment', 'EagerSteps', 'StepGraphs',
-           'group_key', 'fit', 'fit_group']
+           'input_pipeline', 'data_loaders', 'group_key', 'fit', 'fit_group']
 
 # %% ../nbs/07_train.ipynb #646a2c9c
 import collections, dataclasses, hashlib, platform, subprocess, time
@@ -16,16 +16,21 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 import zscore_kd
-from .models import get_model
+from .models import get_model, list_models
+from .models.vit import load_resnet56_teacher, split_heads, vit_teacher_logits
 from .checkpoints import load_teacher, save_teacher
 from .data import load_dataset, DeviceLoader
+from .vit_augment import ViTDeviceLoader
+from .methods import DistillationHead
+from .optim import make_optimizer, step_lr, warmup_cosine_lr
 from .cache import TeacherCache
 from .runs import RunConfig, RunDir, resolve_config, build_method, write_json
 
 # %% ../nbs/07_train.ipynb #612240fc
 def lr_at(c: RunConfig, epoch: int) -> float:
-    "mdistiller's multi-step schedule: base lr × rate^(decay epochs passed), for a 1-based epoch."
-    return c.lr * c.lr_decay_rate ** sum(epoch > e for e in c.lr_decay_epochs)
+    "The learning rate of 1-based `epoch`: mdistiller's step decay (sgd) or the ViT recipe's warm-up + cosine (adamw)."
+    if c.optimizer == 'adamw': return warmup_cosine_lr(epoch, c.lr, c.epochs, c.warmup_epochs, c.min_lr)
+    return step_lr(epoch, c.lr, c.lr_decay_epochs, c.lr_decay_rate)
 
 def set_lr(opt, lr: float):
     "Set the learning rate in place (a device tensor under CUDA graphs, so no re-capture is needed)."
@@ -63,8 +68,10 @@ def evaluate(model, loader, autocast) -> dict:
 
 # %% ../nbs/07_train.ipynb #e68cedfe
 SHARED_FIELDS = ('dataset', 'data_root', 'data_args', 'seed', 'batch_size', 'teacher', 'teacher_epochs', 'teacher_root', 'device',
-                 'precision', 'channels_last', 'compile', 'cuda_graphs', 'teacher_cache', 'deterministic', 'out_dir')
-ABOUT_TEACHER = ('seed', 'teacher', 'teacher_epochs', 'teacher_root', 'teacher_cache')  # a student's, not its teacher run's
+                 'precision', 'channels_last', 'compile', 'cuda_graphs', 'teacher_cache', 'deterministic', 'out_dir',
+                 'teacher_checkpoint', 'teacher_bn_train')
+ABOUT_TEACHER = ('seed', 'teacher', 'teacher_epochs', 'teacher_root', 'teacher_cache', 'teacher_checkpoint',
+                 'teacher_bn_train')  # a student's, not its teacher run's
 
 def teacher_config(c: RunConfig) -> RunConfig:
     "The vanilla run that trains `c.teacher` on the synthetic data (seed 0, shared by all students)."
@@ -72,7 +79,8 @@ def teacher_config(c: RunConfig) -> RunConfig:
     return resolve_config(method='vanilla', student=c.teacher, epochs=c.teacher_epochs or c.epochs, seed=0, check_device=False, **shared)
 
 def get_teacher(c: RunConfig, num_classes: int, progress: bool):
-    "The frozen teacher of `c` (eval mode) and its archive root: the cifar_teachers archive, or a cached vanilla run."
+    "The frozen teacher of `c` (eval mode) and its archive root: a given file, the cifar_teachers archive, or a vanilla run."
+    if c.teacher_checkpoint: return load_resnet56_teacher(c.teacher_checkpoint, num_classes), Path(c.teacher_checkpoint).parent
     root = Path(c.teacher_root)
     if c.dataset == 'synthetic':
         tc = teacher_config(c)
@@ -90,7 +98,9 @@ def teacher_logits_fn(teacher, c: RunConfig, train_x, views: int, progress: bool
     if teacher is None: return lambda batch: None
     autocast, forward = autocast_for(c), (torch.compile(teacher) if c.compile else teacher)
     def online(batch, keys=('x', 'x_strong')[:views]):
-        with torch.no_grad(), autocast(): return [forward(batch[k]) for k in keys]
+        with torch.no_grad(), autocast():
+            if c.teacher_bn_train is None: return [forward(batch[k]) for k in keys]
+            return [vit_teacher_logits(forward, batch[k], c.teacher_bn_train) for k in keys]  # 32-px view, BN mode as set
     if not c.teacher_cache: return online
     cache = TeacherCache.load_or_build(teacher, train_x, Path(c.out_dir) / 'teacher_cache', c.precision,
                                        autocast=autocast, channels_last=c.channels_last, progress=progress)
@@ -104,11 +114,12 @@ class Learner:
     def __init__(self, c: RunConfig, num_classes: int, teacher_info: dict = None):
         self.c, self.run, dev = c, RunDir(c), torch.device(c.device)
         torch.manual_seed(c.seed)  # the same initial weights whether trained alone or in a group
-        self.model = get_model(c.student, num_classes).to(dev, memory_format=torch.channels_last if c.channels_last else torch.preserve_format)
-        self.method = build_method(c).to(dev)
-        graphs = c.cuda_graphs and dev.type == 'cuda'  # fused SGD with a device-tensor lr is capturable
-        self.opt = torch.optim.SGD(list(self.model.parameters()) + self.method.extra_parameters(), momentum=c.momentum,
-                                   lr=torch.tensor(c.lr, device=dev) if graphs else c.lr, weight_decay=c.weight_decay, fused=graphs or None)
+        self.model = get_model(c.student, num_classes, **c.model_args).to(dev, memory_format=torch.channels_last if c.channels_last else torch.preserve_format)
+        method = build_method(c)  # a two-head student (DeiT's distillation token) gets its KD on the second head
+        self.method = (DistillationHead(method) if getattr(self.model, 'distilled_training', False) else method).to(dev)
+        graphs = c.cuda_graphs and dev.type == 'cuda'  # fused SGD/AdamW with a device-tensor lr is capturable
+        self.opt = make_optimizer(c.optimizer, self.model, self.method.extra_parameters(), lr=c.lr, weight_decay=c.weight_decay,
+                                  momentum=c.momentum, lr_tensor_on=dev if graphs else None)
         self.forward = torch.compile(self.model, mode='max-autotune-no-cudagraphs') if c.compile else self.model
         self.autocast, self.sums = autocast_for(c), torch.zeros(3, device=dev)
         self.epoch, self.best, self.history = 0, None, []
@@ -133,7 +144,8 @@ class Learner:
         self.opt.step()
         with torch.no_grad():
             loss = loss.detach().float()
-            self.sums += torch.stack([loss * len(y), (logits[0].argmax(1) == y).sum().float(), (~loss.isfinite()).float()])
+            hits = (split_heads(logits[0])[0].argmax(1) == y).sum().float()  # the class head of a two-head student
+            self.sums += torch.stack([loss * len(y), hits, (~loss.isfinite()).float()])
 
     def begin_epoch(self, epoch: int):
         "Set the epoch's learning rate and the method's epoch; zero the device-side sums."
@@ -233,13 +245,27 @@ class StepGraphs(EagerSteps):
         for L in active: main.wait_stream(self.streams[id(L)])
 
 # %% ../nbs/07_train.ipynb #6fa75e01
+def input_pipeline(c: RunConfig) -> tuple:
+    "The views a run's student sees: ('vit', side) for the ViT recipe's upscaled views, else ('cifar', 32)."
+    return ('vit', c.model_args.get('img_size', 224)) if c.student in list_models('vit') else ('cifar', 32)
+
+def data_loaders(c: RunConfig, data, views: int) -> tuple:
+    "Training and test loaders on the device: CIFAR crops (and MLKD's strong view), or the ViT recipe's views."
+    kind, side = input_pipeline(c)
+    kw = dict(device=c.device, channels_last=c.channels_last)
+    if kind == 'vit': return (ViTDeviceLoader(data.train_x, data.train_y, c.batch_size, seed=c.seed, img_size=side, compile=c.compile, **kw),
+                              ViTDeviceLoader(data.test_x, data.test_y, 200, shuffle=False, drop_last=False, augment=False, img_size=side, **kw))
+    return (DeviceLoader(data.train_x, data.train_y, c.batch_size, seed=c.seed, strong=views == 2, **kw),
+            DeviceLoader(data.test_x, data.test_y, 500, shuffle=False, augment=False, **kw))
+
 def group_key(c: RunConfig) -> tuple:
     "Runs with equal keys can be trained together by `fit_group` (same data stream, teacher and settings)."
-    return tuple(repr(getattr(c, k)) for k in SHARED_FIELDS) + (build_method(c).views,)
+    return tuple(repr(getattr(c, k)) for k in SHARED_FIELDS) + (build_method(c).views, input_pipeline(c))
 
 def _check_group(cs: list):
     keys = [group_key(c) for c in cs]
-    differ = [k for i, k in enumerate(SHARED_FIELDS + ('views (MLKD trains on two)',)) if len({key[i] for key in keys}) > 1]
+    labels = SHARED_FIELDS + ('views (MLKD trains on two)', 'input pipeline (ViT students see upscaled views)')
+    differ = [k for i, k in enumerate(labels) if len({key[i] for key in keys}) > 1]
     if differ: raise ValueError(f"Runs trained together must share {', '.join(differ)}; split them into separate groups.")
 
 def fit(config: RunConfig = None, progress: bool = True, **params) -> dict:
@@ -268,8 +294,8 @@ def _train(cs: list, progress: bool):
     data = data.to(c0.device)
     learners = [Learner(c, data.num_classes, teacher_info) for c in cs]
     views = learners[0].method.views
-    loader = DeviceLoader(data.train_x, data.train_y, c0.batch_size, seed=c0.seed, strong=views == 2, device=c0.device, channels_last=c0.channels_last)
-    test = DeviceLoader(data.test_x, data.test_y, 500, shuffle=False, augment=False, device=c0.device, channels_last=c0.channels_last)
+    loader, test = data_loaders(c0, data, views)
+    n_seen = len(loader) * c0.batch_size if loader.drop_last else len(data.train_y)  # the ViT loader drops the last batch
     if teacher is not None and c0.channels_last: teacher = teacher.to(memory_format=torch.channels_last)
     teacher_fn = teacher_logits_fn(teacher, c0, data.train_x, views, progress)
     steps = (StepGraphs if c0.cuda_graphs and torch.device(c0.device).type == 'cuda' else EagerSteps)(learners, teacher_fn)
@@ -282,7 +308,7 @@ def _train(cs: list, progress: bool):
         if torch.device(c0.device).type == 'cuda': torch.cuda.synchronize()
         seconds = time.perf_counter() - start
         for L in active:
-            r = L.end_epoch(epoch, test, seconds, len(data.train_y))
+            r = L.end_epoch(epoch, test, seconds, n_seen)
             if progress: tqdm.write(f"{L.run.path.name} epoch {epoch}/{L.c.epochs}: loss {r['train_loss']:.3f}  train {r['train_top1']:.1f}%  "
                                     f"test {r['test_top1']:.2f}% (top-5 {r['test_top5']:.2f}%)  {r['images_per_s']:.0f} img/s")
     for L in learners: L.finish(teacher_info)
