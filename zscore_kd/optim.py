@@ -20,7 +20,7 @@ def step_lr(epoch: int, lr: float, decay_epochs, rate: float = 0.1) -> float:  #
     return lr * rate ** sum(epoch > e for e in decay_epochs)
 
 RECIPE_DEFAULTS = {'sgd': dict(batch_size=64, weight_decay=5e-4, epochs=240),  # mdistiller's configs
-                   'adamw': dict(batch_size=128, weight_decay=0.05, epochs=300, lr=5e-4, warmup_epochs=20, min_lr=5e-6)}  # the ViT recipe
+                   'adamw': dict(batch_size=128, weight_decay=0.05, epochs=300, lr=5e-4, min_lr=5e-6)}  # the ViT recipe (warm-up: 20/300 of the epochs)
 
 def warmup_cosine_lr(epoch: int, lr: float, epochs: int, warmup_epochs: int = 20, min_lr: float = 5e-6,
                      warmup_factor: float = 1e-3) -> float:  # epoch: 1-based; warm-up starts at warmup_factor × lr

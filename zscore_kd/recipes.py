@@ -30,6 +30,8 @@ def _as_fields(row: dict) -> dict:
     f['lr_decay_epochs'] = tuple(int(e) for e in row['lr_decay_epochs'].split())
     f['method_args'] = {k: parse_number(row[c]) for k, c in (('beta', 'dkd_beta'), ('t_start', 't_start'), ('t_end', 't_end')) if row[c] != ''}
     if row['method'] == 'ctkd' and 't_start' in f['method_args']: f['base_temp'] = None  # CTKD: bounds come from t_start/t_end
+    if row.get('optimizer'):  # the ViT recipe family: AdamW and its own batch, decay, warm-up and floor
+        f.update(optimizer=row['optimizer'], **{k: parse_number(row[k]) for k in ('batch_size', 'weight_decay', 'warmup_epochs', 'min_lr')})
     return {k: v for k, v in f.items() if v is not None}
 
 def paper_recipe(config) -> dict:

@@ -149,7 +149,8 @@ def resolve_config(config: RunConfig = None, *, check_device: bool = True, **par
     _check_numbers(c)
     c.epochs, c.lr = c.epochs or 240, c.lr or default_lr(c.method, c.student)
     c.lr_decay_epochs = tuple(c.lr_decay_epochs) if c.lr_decay_epochs is not None else tuple(round(c.epochs * f) for f in (0.625, 0.75, 0.875))
-    if c.optimizer == 'adamw': c.lr_decay_epochs = ()  # the cosine schedule has no steps
+    if c.optimizer == 'adamw':  # the cosine schedule has no steps; its warm-up is the reference's 20 of 300 epochs, scaled
+        c.lr_decay_epochs, c.warmup_epochs = (), c.warmup_epochs if c.warmup_epochs is not None else round(c.epochs * 20 / 300)
     c.method_args, c.data_args = dict(c.method_args or {}), dict(c.data_args or {})
     _check_data_args(c)
     c.out_dir, c.data_root, c.teacher_root = (str(Path(p).resolve()) for p in (c.out_dir, c.data_root, c.teacher_root))
