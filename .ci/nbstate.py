@@ -5,7 +5,8 @@
 count changed, another default dtype, a changed working directory, new warnings filters or environment variables
 breaks whichever notebook happens to run next in that worker. After each notebook this script compares that state
 with what it was before and reports the difference. (The global random generator is not compared: any random draw
-moves it. Notebooks seed what they draw instead.)
+moves it. Notebooks seed what they draw instead.) Libraries that change this state once per process, on first import
+or first use, whichever notebook comes first, do so before the baseline is taken (`warm_up`).
 
 Usage: python .ci/nbstate.py [notebook ...]   (default: every notebook nbdev_test would run, sorted as it sorts them)
 Prints `PASS`/`FAIL <notebook>` per notebook and `N passed, N failed` last; exit code 1 on any failure.
@@ -42,12 +43,19 @@ def diff(before, after):
         else: out.append(f'{key}: {old!r} -> {new!r}')
     return out
 
+def warm_up():
+    "One-time set-up that libraries do in whatever notebook first uses them: done before the baseline."
+    CaptureShell()  # IPython's first shell adds its own warnings filter; later shells reuse it
+    import sympy  # noqa: F401  (adds a warnings filter for its deprecations on import)
+    from torch._inductor.runtime.cache_dir_utils import cache_dir
+    cache_dir()  # torch sets TORCHINDUCTOR_CACHE_DIR the first time anything asks for its compile cache
+
 def main(paths):
     cfg = get_config()
     files = [Path(p).absolute() for p in paths] or sorted(f.absolute() for f in nbglob(as_path=True))
     skip = cfg.tst_flags.split()
     os.environ['IN_TEST'] = '1'; sys.path.insert(0, str(cfg.config_path))  # what test_nb itself sets on first use
-    CaptureShell()  # IPython's first shell adds its own warnings filter; later shells reuse it
+    warm_up()
     if torch.get_num_threads() == 1: torch.set_num_threads(2)  # so that a notebook pinning one thread shows up too
     passed = failed = 0
     for fn in files:

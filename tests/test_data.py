@@ -142,7 +142,7 @@ def test_read_cifar_pickle_missing_file(tmp_path):
 
 def test_load_dataset_names():
     assert torch.equal(load_dataset('synthetic', n_train=30, n_test=10).train_x, make_synthetic(n_train=30, n_test=10).train_x)
-    with pytest.raises(ValueError, match="'synthetic', 'cifar100'"): load_dataset('imagenet')
+    with pytest.raises(ValueError, match="Unknown dataset 'cifar10'; choose one of 'synthetic', 'cifar100'"): load_dataset('cifar10')
 
 
 # ---------------------------------------------------------------- synthetic data
