@@ -19,7 +19,8 @@ step export_sync   bash -c 'nbdev_export && s=$(git status --porcelain -- zscore
 step params_tags   python .ci/check_params.py
 step readme        python .ci/readme.py --check
 step docs          bash -c 'python .ci/docs.py && git diff --exit-code -- nbs/_quarto.yml nbs/nbdev.yml'
-step nbdev_test    timeout 1500 nbdev_test
+# plain nbdev_test: nbdev's pool runs one notebook per core, so each gets one OpenMP thread (else 2x2 threads spin on 2 cores)
+step nbdev_test    env OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 timeout 1500 nbdev_test
 
 out=$(timeout 1500 python .ci/nbstate.py 2> "$logs/nbstate.err"); rc=$?
 echo "$out" | sed '$d'; [ $rc -ne 0 ] && tail -80 "$logs/nbstate.err" | sed 's/^/    /'
