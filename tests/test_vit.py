@@ -11,7 +11,7 @@ from zscore_kd.train import fit
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(method='kd', logit_stand=True, teacher='resnet56', epochs=1, teacher_epochs=1, batch_size=32, device='cpu',
-            data_args=dict(n_train=128, n_test=100), model_args=dict(img_size=32), preset=None)
+            data_args=dict(n_train=128, n_test=100), student_args=dict(img_size=32), preset=None)
 
 pytestmark = pytest.mark.usefixtures('one_thread')  # tests/conftest.py
 
@@ -49,7 +49,7 @@ def test_teacher_bn_switch_changes_the_run(tmp_path):
 def test_papermill_entry_notebook_trains_a_vit(tmp_path):
     out = tmp_path / 'vit.ipynb'
     params = dict(out_dir=str(tmp_path / 'runs'), student='pvt_ti', teacher='resnet56', epochs=1, teacher_epochs=1, batch_size=32,
-                  data_args={'n_train': 128, 'n_test': 100}, model_args={'img_size': 32}, device='cpu')
+                  data_args={'n_train': 128, 'n_test': 100}, student_args={'img_size': 32}, device='cpu')
     pm.execute_notebook(str(ROOT / 'nbs' / '10_train.ipynb'), str(out), parameters=params, kernel_name='python3',
                         cwd=str(ROOT / 'nbs'), progress_bar=False, execution_timeout=600)
     text = json.dumps(json.loads(out.read_text())['cells'][-1]['outputs'])

@@ -24,14 +24,15 @@ from .data import make_synthetic
 @dataclass
 class RunConfig:
     "Everything that determines a run's result (and where it is written)."
-    method: str = 'kd'                  # vanilla | kd | dkd | mlkd | ctkd
+    method: str = 'kd'                  # vanilla | kd | dkd | mlkd | ctkd | takd | atkd | pt_loss
     teacher: str = None                 # CIFAR zoo name of the teacher (ignored for vanilla)
     student: str = 'resnet8'            # CIFAR zoo name of the student
     logit_stand: object = False         # the paper's Z-score: bool, or center_only / scale_only (Table 4 ablation)
     base_temp: float = None             # temperature (None: 2 with logit_stand, else the method's recipe)
     kd_weight: float = None             # λ_KD (DKD: multiplies α, β); None: 9 with logit_stand, else recipe
     ce_weight: float = None             # λ_CE; None: the method's recipe
-    method_args: dict = field(default_factory=dict)  # e.g. {'beta': 2.0}, {'faithful': False}, {'t_end': 30}
+    method_args: dict = field(default_factory=dict)  # e.g. {'beta': 2.0}, {'faithful': False}, {'t_end': 30}, {'assistant': 'vgg13'}
+    student_args: dict = field(default_factory=dict)  # keywords of the student's constructor, e.g. {'double_bn_update': False}
     dataset: str = 'synthetic'          # synthetic (embedded, no download) | cifar100
     data_root: str = 'data'             # folder holding (or receiving) cifar-100-python/
     data_args: dict = field(default_factory=dict)  # knobs of the synthetic dataset (04a_data)
@@ -43,9 +44,8 @@ class RunConfig:
     momentum: float = 0.9
     weight_decay: float = None          # None: the recipe family's (sgd 5e-4; adamw 0.05, not on 1-D parameters and tokens)
     optimizer: str = None               # recipe family: sgd (mdistiller) | adamw (the ViT recipe); None: adamw for ViT students
-    warmup_epochs: int = None           # adamw: linear warm-up epochs from 0.001 × lr (None: 20)
+    warmup_epochs: int = None           # adamw: linear warm-up epochs from 0.001 × lr (None: 20 of 300, scaled to epochs)
     min_lr: float = None                # adamw: the cosine's floor (None: 5e-6)
-    model_args: dict = field(default_factory=dict)  # student constructor knobs, e.g. {'img_size': 32} for a ViT on a CPU
     teacher_checkpoint: str = None      # a pycls (model_state) or mdistiller (model) ResNet-56 file, instead of the archive
     teacher_bn_train: bool = None       # teacher BatchNorm in training mode while distilling; None: True for ViT students
     teacher_epochs: int = None          # synthetic data: epochs of the teacher trained on the fly (None: epochs)
@@ -105,8 +105,8 @@ def _resolve_family(c):
     _need(c.optimizer in FAMILIES, f"optimizer must be one of {', '.join(FAMILIES)}, got {c.optimizer!r}.")
     for k, v in RECIPE_DEFAULTS[c.optimizer].items():
         if getattr(c, k) is None: setattr(c, k, v)
-    c.model_args = dict(c.model_args or {})
-    if c.student == 'deit_ti': c.model_args.setdefault('distill_token', METHODS[c.method].needs_teacher)  # as the reference
+    c.student_args = dict(c.student_args or {})
+    if c.student == 'deit_ti': c.student_args.setdefault('distill_token', METHODS[c.method].needs_teacher)  # as the reference
     if vit and c.teacher and c.teacher_bn_train is None: c.teacher_bn_train = True  # the reference's teacher BN quirk
     _need(not (c.teacher_cache and (vit or c.teacher_bn_train)), 'teacher_cache holds eval-mode logits of the 32-px views; ViT '
           'students and teacher_bn_train need the teacher online: set teacher_cache=False.')
@@ -119,18 +119,20 @@ def _check_teacher_file(c):
     _need(Path(c.teacher_checkpoint).is_file(), f'teacher_checkpoint {c.teacher_checkpoint} does not exist; give a pycls model.pyth '
           'or an mdistiller ckpt_epoch_240.pth file.')
 
-def _check_model_args(c):
-    "The student must accept `model_args` (checked by building it once)."
-    if not c.model_args: return
-    try: get_model(c.student, 10, **c.model_args)
-    except (TypeError, ValueError, AssertionError, RuntimeError) as e:
-        raise ValueError(f'model_args {c.model_args} do not fit student {c.student}: {e}.') from None
-
 def _apply_preset(c):
     "Fill the fields left at None from the published recipe; explicit method_args win over the recipe's."
     recipe = paper_recipe(c)
-    fill = {k: v for k, v in recipe.items() if k != 'method_args' and getattr(c, k) is None}
-    return dataclasses.replace(c, **fill, method_args={**recipe.get('method_args', {}), **(c.method_args or {})})
+    fill = {k: v for k, v in recipe.items() if k not in ('method_args', 'student_args') and getattr(c, k) is None}
+    return dataclasses.replace(c, **fill, method_args={**recipe.get('method_args', {}), **(c.method_args or {})},
+                               student_args={**recipe.get('student_args', {}), **(c.student_args or {})})
+
+def _check_models_args(c):
+    "The student's constructor must take `student_args`; TAKD's assistant must be a zoo name."
+    if c.student_args:
+        try: get_model(c.student, **c.student_args)
+        except (TypeError, AssertionError, RuntimeError) as e:  # a ViT at a size its patches do not divide fails inside
+            raise ValueError(f'student_args {c.student_args} do not fit student {c.student}: {e}.') from None
+    if c.method == 'takd' and c.method_args.get('assistant') is not None: _check_model(c.method_args['assistant'], "TAKD's assistant")
 
 # %% ../nbs/06a_runs.ipynb #3277a0ca
 def resolve_config(config: RunConfig = None, *, check_device: bool = True, **params) -> RunConfig:
@@ -145,14 +147,14 @@ def resolve_config(config: RunConfig = None, *, check_device: bool = True, **par
     if METHODS[c.method].needs_teacher: _check_model(c.teacher, f'teacher (method {c.method} distils from one)')
     else: c.teacher = c.teacher_epochs = None  # meaningless without a teacher: keep them out of the hash
     if c.preset == 'paper': c = _apply_preset(c)
-    _resolve_family(c); _check_teacher_file(c); _check_model_args(c)
+    _resolve_family(c); _check_teacher_file(c)
     _check_numbers(c)
     c.epochs, c.lr = c.epochs or 240, c.lr or default_lr(c.method, c.student)
     c.lr_decay_epochs = tuple(c.lr_decay_epochs) if c.lr_decay_epochs is not None else tuple(round(c.epochs * f) for f in (0.625, 0.75, 0.875))
     if c.optimizer == 'adamw':  # the cosine schedule has no steps; its warm-up is the reference's 20 of 300 epochs, scaled
         c.lr_decay_epochs, c.warmup_epochs = (), c.warmup_epochs if c.warmup_epochs is not None else round(c.epochs * 20 / 300)
-    c.method_args, c.data_args = dict(c.method_args or {}), dict(c.data_args or {})
-    _check_data_args(c)
+    c.method_args, c.data_args, c.student_args = dict(c.method_args or {}), dict(c.data_args or {}), dict(c.student_args or {})
+    _check_data_args(c); _check_models_args(c)
     c.out_dir, c.data_root, c.teacher_root = (str(Path(p).resolve()) for p in (c.out_dir, c.data_root, c.teacher_root))
     c.device = _resolve_device(c.device, check_device)  # check_device=False: plan a GPU sweep on a machine without one
     build_method(c)  # unknown or bad method_args fail here, before any work
@@ -165,7 +167,7 @@ def build_method(c: RunConfig):
 
 # %% ../nbs/06a_runs.ipynb #f397ae94
 _NOT_HASHED = ('out_dir', 'data_root', 'teacher_root', 'preset')
-_HASHED_WHEN_SET = dict(optimizer='sgd', warmup_epochs=None, min_lr=None, model_args={}, teacher_checkpoint=None,
+_HASHED_WHEN_SET = dict(student_args={}, optimizer='sgd', warmup_epochs=None, min_lr=None, teacher_checkpoint=None,
                         teacher_bn_train=None)  # fields added later: hashed only away from the old behaviour
 
 def config_hash(c: RunConfig) -> str:
