@@ -18,12 +18,8 @@ from types import SimpleNamespace
 import torch
 from .files import home_path
 from .methods import METHODS
-<<<<<<< HEAD
 from .models import list_models
-from .recipes import DATA_DIR, paper_recipe
-=======
 from .recipes import paper_recipe
->>>>>>> main
 from .paper import TABLES, FIGURES, FIG5_TEACHERS, Cell, table_cells, figure_cells, recipe_outside
 from .runs import RunConfig, RunDir, resolve_config, registry
 from .train import fit_group, teacher_config, group_key, assistant, assistant_config, needs_teacher_run
