@@ -85,10 +85,12 @@ def _set_heights(containers, values):
     for bars, v in zip(containers, values):
         for rect, h in zip(bars, np.asarray(v, dtype=float)): rect.set_height(h)
 
-def _rescale_y(ax, headroom: float = 0.0):
-    "Fit the y axis to the data again, plus `headroom` (a fraction of the range) on top."
-    ax.relim(); ax.autoscale_view(scalex=False)
-    lo, hi = ax.get_ylim(); ax.set_ylim(lo, hi + headroom * (hi - lo))
+def _fit_y(ax, values, headroom: float = 0.0, zero: bool = True):
+    "Set the y range from the data (`values`: arrays; `zero`: include 0, as bars do), plus `headroom` on top."
+    v = np.concatenate([np.asarray(x, dtype=float).ravel() for x in values] + ([np.zeros(1)] if zero else []))
+    lo, hi = float(v.min()), float(v.max())
+    pad = 0.05 * (hi - lo) or 0.05 * max(abs(hi), 1.0)
+    ax.set_ylim(lo - pad, hi + pad + headroom * (hi - lo))
 
 # %% ../nbs/09a_explore.ipynb #113f3dd5
 class ToyFigure:
@@ -128,9 +130,10 @@ def update(self: ToyFigure, teacher: Tensor, student: Tensor, classes, tau: floa
     for ax, m, bars in zip(self.axs, MODES, self.bars):
         _set_heights(bars, (v[m]['p_teacher'], v[m]['p_student'])); ax.set_ylim(0, ymax)
         ax.set_title(f"softmax of {'Z-scored' if m == 'zscore' else 'raw'} logits  —  KD {v[m]['kd']:.4f}", fontsize=11)
-    _set_heights(self.bars[2], (v[m]['grad'] for m in MODES)); _rescale_y(self.axs[2])
+    grads = [v[m]['grad'] for m in MODES]
+    _set_heights(self.bars[2], grads); _fit_y(self.axs[2], grads)
     for m, (curve, dot) in self.curves.items(): curve.set_data(c['tau'], c[m]); dot.set_data([tau], [v[m]['kd']])
-    _rescale_y(self.axs[3])
+    _fit_y(self.axs[3], [c[m] for m in MODES], zero=False)
     self.fig.suptitle(f'τ = {tau:g}{label}  ·  {std_name(ddof)}', fontsize=12)
     return v
 
@@ -169,13 +172,14 @@ def plot_logit_bars(ax, teacher: Tensor, student: Tensor,  # (K,) logits of one 
                     title: str = None, ylim=None):
     "Fig. 3, row 1: teacher (blue) and student (red) logits of one image as overlaid bars, each std in the legend."
     k = np.arange(len(teacher))
-    for name, v, color in zip(('teacher', 'student'), _logit_pair(teacher, student, standardized, ddof), (TEACHER_COLOR, STUDENT_COLOR)):
+    pair = _logit_pair(teacher, student, standardized, ddof)
+    for name, v, color in zip(('teacher', 'student'), pair, (TEACHER_COLOR, STUDENT_COLOR)):
         ax.bar(k, v.numpy(), width=1.0, color=color, alpha=0.5, label=f'{name}, std. {logit_std(v):.2f}')
     ax.axvline(target or 0, color='k', ls=':', lw=1, visible=target is not None)
     ax.set_xlim(-0.5, len(k) - 0.5); ax.set_xlabel('class', fontsize=10); ax.tick_params(labelsize=9)
     ax.set_title(title or ('Z-scored logits' if standardized else 'raw logits'), fontsize=11)
     ax.legend(fontsize=9, loc='upper right', ncol=2)
-    if ylim is None: _rescale_y(ax, headroom=0.3)  # room for the legend above the tallest bar
+    if ylim is None: _fit_y(ax, pair, headroom=0.3)  # room for the legend above the tallest bar
     else: ax.set_ylim(*ylim)
     return ax
 
@@ -186,7 +190,7 @@ def update_logit_bars(ax, teacher: Tensor, student: Tensor, standardized: bool =
     _set_heights(ax.containers, pair)
     for text, v in zip(ax.get_legend().get_texts(), pair): text.set_text(f"{text.get_text().split(',')[0]}, std. {logit_std(v):.2f}")
     ax.lines[0].set_xdata([target or 0] * 2); ax.lines[0].set_visible(target is not None)
-    _rescale_y(ax, headroom=0.3)
+    _fit_y(ax, pair, headroom=0.3)
 
 class ExampleFigure:
     "Fig. 3 (row 1) for one test image: the image and its class, raw and Z-scored logit bars, in one `Figure`."
