@@ -128,7 +128,8 @@ class Panel:
         self.plot.scroll_into_view_if_needed()
         self.page.evaluate("el => el.decode().then(() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))))",
                            self.plot.element_handle())
-        return self.plot.screenshot()
+        shot = self.plot.screenshot()
+        return shot
 
     def wait(self, pattern: str, old_pixels: bytes = None, name: str = None) -> str:
         "Wait until the line matches `pattern` and the kernel is idle; check the plot changed; save a screenshot."
@@ -250,14 +251,17 @@ def test_explore_notebook_in_jupyterlab(lab, runs):
             assert not tracebacks() and 'Traceback' not in text(fig3.root)
 
             # the notebook saved from Lab keeps the controls' last values, and nbconvert's HTML carries them
+            saved_path = lab['root'] / 'nbs' / '30_explore.ipynb'
+            saved_before = saved_path.stat().st_mtime_ns  # Lab may have autosaved earlier values already
             page.click('.lm-TabBar-tabLabel:text-is("30_explore.ipynb")')
             page.keyboard.press('Control+s')
-            saved_path = lab['root'] / 'nbs' / '30_explore.ipynb'
             deadline = time.time() + 30
-            while 'widgets' not in json.loads(saved_path.read_text())['metadata'] and time.time() < deadline: time.sleep(0.2)
+            while saved_path.stat().st_mtime_ns == saved_before and time.time() < deadline: time.sleep(0.2)
+            time.sleep(0.5)  # the file may still be being written
             state = json.loads(saved_path.read_text())['metadata']['widgets']['application/vnd.jupyter.widget-state+json']['state']
             values = {(m['model_name'], m['state'].get('description')): m['state'].get('value') for m in state.values()}
-            assert values[('FloatSliderModel', 'τ (0.25–8)')] == 8 and values[('IntSliderModel', 'K classes (2–100)')] == 12, values
+            assert values.get(('FloatSliderModel', 'τ (0.25–8)')) == 8 and values.get(('IntSliderModel', 'K classes (2–100)')) == 12, \
+                {k: v for k, v in values.items() if v is not None}
             assert any(m['model_name'] == 'DropdownModel' and m['state'].get('index') == 3 for m in state.values())
             html = subprocess.run([sys.executable, '-m', 'jupyter', 'nbconvert', '--to', 'html', '--stdout', str(saved_path)],
                                   capture_output=True, text=True, timeout=120, check=True).stdout

@@ -6,7 +6,7 @@
 __all__ = ['WIDE', 'later', 'Throttle', 'clamp', 'slider_range', 'ranged', 'std_toggle', 'labelled', 'ToyPanel', 'ExamplePanel']
 
 # %% ../nbs/09c_panels.ipynb #f5b3e8a0
-import asyncio, html
+import asyncio, html, threading
 from fastcore.basics import patch
 import ipywidgets as widgets
 from .explore import (PRESETS, ToyFigure, ExampleFigure, preset_logits, kd_summary, figure_png, std_name)
@@ -15,17 +15,19 @@ from .analysis import load_run, run_logits
 
 # %% ../nbs/09c_panels.ipynb #c2a8e51b
 def later(delay: float, fn):
-    "Call `fn` after `delay` s on the running event loop (the kernel's); with none running, call it now."
+    "Call `fn` after `delay` s on the event loop running here (the kernel's); with none running, call it now."
     try: loop = asyncio.get_running_loop()
     except RuntimeError: return fn()
     loop.call_later(delay, fn)
 
 class Throttle:
     "Coalesce a burst of widget events into one call of `fn`, made `delay` s after the first, with the state then."
+    lock = threading.Lock()  # one draw at a time in the whole kernel: matplotlib is not thread-safe
     def __init__(self, fn, delay: float = 0.05, schedule=later): self.fn, self.delay, self.schedule, self.pending = fn, delay, schedule, False
     def __call__(self, change=None):
         if not self.pending: self.pending = True; self.schedule(self.delay, self._fire)
-    def _fire(self): self.pending = False; self.fn()
+    def _fire(self):
+        with self.lock: self.pending = False; self.fn()
 
 # %% ../nbs/09c_panels.ipynb #4b9e0c7d
 WIDE = {'description_width': 'initial'}  # labels at their natural width: they never wrap
