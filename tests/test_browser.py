@@ -78,7 +78,7 @@ def lab(tmp_path):
            f'--IdentityProvider.token={token}', f'--ServerApp.root_dir={root}', f'--LabApp.app_settings_dir={settings}',
            f'--LabApp.user_settings_dir={tmp_path / "user-settings"}', f'--LabApp.workspaces_dir={tmp_path / "workspaces"}']
     if hasattr(os, 'geteuid') and os.geteuid() == 0: cmd.append('--allow-root')
-    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'JUPYTER_RUNTIME_DIR': str(tmp_path / 'runtime')}
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'JUPYTER_RUNTIME_DIR': str(tmp_path / 'runtime'), 'ZSCORE_KD_HOME': str(root)}
     env.pop('MPLBACKEND', None)  # the kernel's inline backend must embed the figures
     log = open(tmp_path / 'jupyter.log', 'w')
     server = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)

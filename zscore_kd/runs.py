@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 from .zscore import stand_mode
-from .files import atomic_write
+from .files import atomic_write, home_path
 from .models import get_model, list_models
 from .methods import METHODS, get_method, check_method
 from .recipes import paper_recipe, default_lr
@@ -22,14 +22,15 @@ from .data import make_synthetic
 @dataclass
 class RunConfig:
     "Everything that determines a run's result (and where it is written)."
-    method: str = 'kd'                  # vanilla | kd | dkd | mlkd | ctkd
+    method: str = 'kd'                  # vanilla | kd | dkd | mlkd | ctkd | takd | atkd | pt_loss
     teacher: str = None                 # CIFAR zoo name of the teacher (ignored for vanilla)
     student: str = 'resnet8'            # CIFAR zoo name of the student
     logit_stand: object = False         # the paper's Z-score: bool, or center_only / scale_only (Table 4 ablation)
     base_temp: float = None             # temperature (None: 2 with logit_stand, else the method's recipe)
     kd_weight: float = None             # λ_KD (DKD: multiplies α, β); None: 9 with logit_stand, else recipe
     ce_weight: float = None             # λ_CE; None: the method's recipe
-    method_args: dict = field(default_factory=dict)  # e.g. {'beta': 2.0}, {'faithful': False}, {'t_end': 30}
+    method_args: dict = field(default_factory=dict)  # e.g. {'beta': 2.0}, {'faithful': False}, {'t_end': 30}, {'assistant': 'vgg13'}
+    student_args: dict = field(default_factory=dict)  # keywords of the student's constructor, e.g. {'double_bn_update': False}
     dataset: str = 'synthetic'          # synthetic (embedded, no download) | cifar100
     data_root: str = 'data'             # folder holding (or receiving) cifar-100-python/
     data_args: dict = field(default_factory=dict)  # knobs of the synthetic dataset (04a_data)
@@ -91,8 +92,16 @@ def _check_data_args(c):
 def _apply_preset(c):
     "Fill the fields left at None from the published recipe; explicit method_args win over the recipe's."
     recipe = paper_recipe(c)
-    fill = {k: v for k, v in recipe.items() if k != 'method_args' and getattr(c, k) is None}
-    return dataclasses.replace(c, **fill, method_args={**recipe.get('method_args', {}), **(c.method_args or {})})
+    fill = {k: v for k, v in recipe.items() if k not in ('method_args', 'student_args') and getattr(c, k) is None}
+    return dataclasses.replace(c, **fill, method_args={**recipe.get('method_args', {}), **(c.method_args or {})},
+                               student_args={**recipe.get('student_args', {}), **(c.student_args or {})})
+
+def _check_models_args(c):
+    "The student's constructor must take `student_args`; TAKD's assistant must be a zoo name."
+    if c.student_args:
+        try: get_model(c.student, **c.student_args)
+        except TypeError as e: raise ValueError(f'student_args {c.student_args} do not fit student {c.student}: {e}.') from None
+    if c.method == 'takd' and c.method_args.get('assistant') is not None: _check_model(c.method_args['assistant'], "TAKD's assistant")
 
 # %% ../nbs/06a_runs.ipynb #3277a0ca
 def resolve_config(config: RunConfig = None, *, check_device: bool = True, **params) -> RunConfig:
@@ -110,9 +119,9 @@ def resolve_config(config: RunConfig = None, *, check_device: bool = True, **par
     _check_numbers(c)
     c.epochs, c.lr = c.epochs or 240, c.lr or default_lr(c.method, c.student)
     c.lr_decay_epochs = tuple(c.lr_decay_epochs) if c.lr_decay_epochs is not None else tuple(round(c.epochs * f) for f in (0.625, 0.75, 0.875))
-    c.method_args, c.data_args = dict(c.method_args or {}), dict(c.data_args or {})
-    _check_data_args(c)
-    c.out_dir, c.data_root, c.teacher_root = (str(Path(p).resolve()) for p in (c.out_dir, c.data_root, c.teacher_root))
+    c.method_args, c.data_args, c.student_args = dict(c.method_args or {}), dict(c.data_args or {}), dict(c.student_args or {})
+    _check_data_args(c); _check_models_args(c)
+    c.out_dir, c.data_root, c.teacher_root = (str(home_path(p).resolve()) for p in (c.out_dir, c.data_root, c.teacher_root))
     c.device = _resolve_device(c.device, check_device)  # check_device=False: plan a GPU sweep on a machine without one
     build_method(c)  # unknown or bad method_args fail here, before any work
     return c
@@ -127,7 +136,7 @@ _NOT_HASHED = ('out_dir', 'data_root', 'teacher_root', 'preset')
 
 def config_hash(c: RunConfig) -> str:
     "12-hex-digit hash of the result-relevant fields of a resolved config."
-    d = {k: v for k, v in dataclasses.asdict(c).items() if k not in _NOT_HASHED}
+    d = {k: v for k, v in dataclasses.asdict(c).items() if k not in _NOT_HASHED and not (k == 'student_args' and not v)}
     d['device'] = torch.device(d['device']).type
     return hashlib.sha1(json.dumps(d, sort_keys=True, default=list).encode()).hexdigest()[:12]
 
@@ -162,7 +171,7 @@ class RunDir:
 def registry(out_dir='runs') -> list:
     "Every run folder under `out_dir`: hash, settings, progress, accuracy and speed."
     rows = []
-    for f in sorted(Path(out_dir).glob('*/config.json')):
+    for f in sorted(home_path(out_dir).glob('*/config.json')):
         c, path = json.loads(f.read_text()), f.parent
         res = json.loads((path / 'result.json').read_text()) if (path / 'result.json').is_file() else None
         done = len((path / 'metrics.jsonl').read_text().splitlines()) if (path / 'metrics.jsonl').is_file() else 0
@@ -175,4 +184,4 @@ def registry(out_dir='runs') -> list:
 
 def teacher_caches(out_dir='runs') -> list:
     "The teacher-logit tables under `out_dir/teacher_cache`, each shared by every student of its teacher: file and GiB."
-    return [dict(file=p.name, gib=p.stat().st_size / 2**30) for p in sorted((Path(out_dir) / 'teacher_cache').glob('*.pt'))]
+    return [dict(file=p.name, gib=p.stat().st_size / 2**30) for p in sorted((home_path(out_dir) / 'teacher_cache').glob('*.pt'))]
