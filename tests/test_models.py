@@ -169,7 +169,7 @@ def test_load_teacher_failures(tmp_path):
 def test_unknown_names():
     with pytest.raises(ValueError, match='ResNet18'): get_model('resnet18')
     with pytest.raises(ValueError, match='MobileNetV2'): get_model('mobilenetv2')
-    with pytest.raises(ValueError, match='mobilenet_v1'): get_imagenet_model('MobileNetV2')
+    with pytest.raises(ValueError, match='ResNet34'): get_imagenet_model('resnet34')
 
 
 def test_count_macs_keeps_mode_and_stats():
@@ -185,16 +185,38 @@ def test_count_macs_keeps_mode_and_stats():
 @pytest.mark.parametrize('name', list_imagenet_models())
 def test_imagenet_models(name):
     import torchvision
-    params = {'resnet18': 11_689_512, 'resnet34': 21_797_672, 'resnet50': 25_557_032, 'mobilenet_v1': 4_231_976}
+    params = {'ResNet18': 11_689_512, 'ResNet34': 21_797_672, 'ResNet50': 25_557_032, 'ResNet101': 44_549_160,
+              'MobileNetV1': 4_231_976, 'MobileNetV2': 4_231_976}
     model = get_imagenet_model(name, num_classes=10)
     assert count_params(get_imagenet_model(name)) == params[name]
-    if name != 'mobilenet_v1':
-        tv = getattr(torchvision.models, name)()
+    mobile = name.startswith('MobileNet')
+    if not mobile:
+        tv = getattr(torchvision.models, name.lower())()
         assert [(k, v.shape) for k, v in tv.state_dict().items()] == [(k, v.shape) for k, v in get_imagenet_model(name).state_dict().items()]
-    x = torch.randn(1, 3, 224 if name == 'mobilenet_v1' else 64, 224 if name == 'mobilenet_v1' else 64)
+    x = torch.randn(1, 3, 224 if mobile else 64, 224 if mobile else 64)
     logits, feats = model(x, features=True)
     assert logits.shape == (1, 10) and feats['pooled_feat'].shape == (1, model.feat_dim)
     logits.sum().backward()
+
+
+def test_imagenet_teacher_files(tmp_path, monkeypatch):
+    "torchvision's cache is where teachers are read; a legacy file name works, a wrong architecture is one sentence."
+    import torchvision
+    from zscore_kd.models.imagenet import load_imagenet_teacher, teacher_file
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path))
+    with pytest.raises(FileNotFoundError, match='resnet34-b627a593.pth') as e: load_imagenet_teacher('ResNet34', download=False)
+    assert one_sentence(e)
+    folder = teacher_file('ResNet34').parent; folder.mkdir(parents=True)
+    tv = torchvision.models.resnet34().eval()
+    torch.save(tv.state_dict(), folder / 'resnet34-333f7ec4.pth')  # the URL mdistiller's resnet.py loads
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad(): assert torch.equal(load_imagenet_teacher('ResNet34', download=False)(x), tv(x))
+    torch.save(torchvision.models.resnet18().state_dict(), teacher_file('ResNet34'))
+    with pytest.raises(ValueError, match="does not fit torchvision's ResNet34") as e: load_imagenet_teacher('ResNet34')
+    assert one_sentence(e)
+    teacher_file('ResNet34').write_bytes(b'not a checkpoint')
+    with pytest.raises(ValueError, match='not a readable PyTorch weights file') as e: load_imagenet_teacher('ResNet34')
+    assert one_sentence(e)
 
 
 if __name__ == '__main__' and '--regen' in sys.argv:
