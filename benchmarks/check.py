@@ -18,14 +18,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PARTS = {  # name: (title, share of the budget)
-    'tests': ('1a the notebooks\' gpu cells + tests/test_fast_path.py', 0.12),
+    'tests': ('1a the notebooks\' gpu cells + tests/test_fast_path.py', 0.11),
     'graphs': ('1b CUDA-graph step = eager step (fp32)', 0.08),
     'group': ('1c fit_group = each student alone', 0.07),
-    'speed': ('2 speed: classic vs fast path', 0.42),
-    'accuracy': ('3 accuracy: fast bf16 vs exact fp32', 0.15),
+    'speed': ('2 speed: classic vs fast path', 0.38),
+    'accuracy': ('3 accuracy: fast bf16 vs exact fp32', 0.14),
     'reproduce': ('4 headless: 20_reproduce on the device', 0.08),
-    'imagenet': ('5a ImageNet loader benchmark', 0.04),
-    'vit': ('5b ViT benchmark', 0.04)}
+    'imagenet': ('5a ImageNet loader benchmark', 0.06),
+    'vit': ('5b ViT benchmark', 0.06)}
 GOALS = {'kd': (4.0, 12.0), 'kd_cache': (3.0, 16.0), 'mlkd': (None, 6.0), 'students': 100_000}  # minutes for 240 epochs, × classic; img/s
 
 class Report:
@@ -69,7 +69,8 @@ def smoke_notebook(folder: Path) -> Path:
     return folder / 'gpu_smoke.ipynb'
 
 def part_tests(a, rep):
-    nbdev_test = shutil.which('nbdev_test')
+    beside = Path(sys.executable).parent / 'nbdev_test'  # the environment's own, also when it is not on PATH
+    nbdev_test = str(beside) if beside.exists() else shutil.which('nbdev_test')
     if nbdev_test is None: raise RuntimeError('nbdev_test is not on PATH: install the dev tools (make setup, or the wheelhouse).')
     nbs = gpu_notebooks() if not a.smoke else [smoke_notebook(Path(a.work))]
     rep['notebooks'] = [nb.name for nb in nbs]
@@ -102,8 +103,8 @@ def part_group(a, rep):
     cuda = torch.cuda.is_available() and not a.smoke
     base = dict(teacher='resnet32x4' if cuda else 'resnet8', student='resnet8x4' if cuda else 'resnet8', logit_stand=True,
                 epochs=3 if cuda else 1, teacher_epochs=1, device='cuda' if cuda else 'cpu', out_dir=f'{a.work}/group',
-                data_args=dict(n_train=2048, n_test=512) if cuda else dict(n_train=64, n_test=32), channels_last=cuda, cuda_graphs=cuda)
-    cs = [resolve_config(method=m, **base) for m in ('kd', 'dkd', 'ctkd')]
+                data_args=dict(n_train=2048, n_test=512) if cuda else dict(n_train=128, n_test=100), channels_last=cuda, cuda_graphs=cuda)
+    cs = [resolve_config(method=m, **base) for m in (('kd', 'dkd', 'ctkd') if cuda else ('kd', 'ctkd'))]
     alone = []
     for c in cs:  # alone first; then their folders go (the teacher run stays) and the same runs train together
         fit(c, progress=False); alone.append(RunDir(c).history()); shutil.rmtree(RunDir(c).path)
@@ -113,7 +114,7 @@ def part_group(a, rep):
     top1 = max(abs(x['test_top1'] - y['test_top1']) for h, g in zip(together, alone) for x, y in zip(h, g))
     rep['max_rel_train_loss_diff'], rep['max_test_top1_diff'] = rel, top1
     rep['status'] = 'PASS' if rel <= 1e-3 and len(together[0]) == base['epochs'] else 'FAIL'
-    rep['summary'] = (f"KD, DKD, CTKD (+LS) {base['epochs']} epochs, together vs alone: max rel. train-loss diff {rel:.1e}, "
+    rep['summary'] = (f"{', '.join(c.method.upper() for c in cs)} (+LS) {base['epochs']} epochs, together vs alone: max rel. train-loss diff {rel:.1e}, "
                       f"max test top-1 diff {top1:.2f} points (pass: loss ≤ 1e-3)")
     print(rep['summary'], flush=True)
 
@@ -172,9 +173,9 @@ def part_accuracy(a, rep):
     import torch
     from speed import accuracy, FAST
     cuda = torch.cuda.is_available() and not a.smoke
-    epochs = int(min(30, max(4, a.seconds / 3))) if cuda else 1
+    epochs = int(min(30, max(4, a.seconds / 5))) if cuda else 1
     sizes = dict(teacher='resnet32x4', student='resnet8x4', n_train=10_000, n_test=5_000) if cuda else \
-            dict(teacher='resnet8', student='resnet8', n_train=64, n_test=32)
+            dict(teacher='resnet8', student='resnet8', n_train=128, n_test=100)
     res = accuracy(torch.device('cuda' if cuda else 'cpu'), a.work, **sizes, epochs=epochs, teacher_epochs=max(1, epochs // 2),
                    fast=FAST if cuda else dict(precision='bf16'))
     rep['runs'], rep['sizes'], rep['epochs'] = res, sizes, epochs
@@ -195,30 +196,38 @@ def part_reproduce(a, rep):
     train = dict(epochs=2, teacher_epochs=2, **(dict(precision='bf16', channels_last=True, cuda_graphs=True) if cuda else {}))
     cmd = [sys.executable, '-m', 'papermill', 'nbs/20_reproduce.ipynb', out_nb, '-k', 'python3', '--cwd', 'nbs', '-p', 'table', 'main_T4',
            '-p', 'scale', 'toy', '-p', 'device', 'cuda' if cuda else 'cpu', '-p', 'out_dir', runs, '-y', json.dumps(dict(train_args=train))]
+    if a.smoke: cmd += ['-p', 'run', 'False']  # a dry run: tests/test_reproduce.py trains this slice on the CPU already
     rep['command'] = ' '.join(map(str, cmd))
     ok = sh(cmd, rep, a.left(), label='papermill 20_reproduce main_T4 (toy slice: teacher group + 8 students)')
     md = runs / 'tables' / 'main_T4_toy.md'
     if md.exists():
         text = md.read_text(); print(text, flush=True); rep['table'] = text
     finished = len(list(runs.glob('*/result.json')))
-    ok = ok and md.exists() and finished == 9
+    ok = ok and md.exists() and finished == (0 if a.smoke else 9)
     rep['status'] = 'PASS' if ok else 'FAIL'
-    rep['summary'] = f"{finished} of 9 runs finished ({train['epochs']} epochs), table {'rendered' if md.exists() else 'MISSING'}"
+    rep['summary'] = (f"{finished} of 9 runs finished ({train['epochs']} epochs{', dry run' if a.smoke else ''}), "
+                      f"table {'rendered' if md.exists() else 'MISSING'}")
+
+SHORTER = {'imagenet_loader.py': ['--images', '4000'], 'vit_speed.py': ['--steps', '30']}  # inside the check's budget
 
 def external(script: str):
-    "A part that runs another benchmark script when it exists: --smoke on the CPU, else its full run (budgeted if it can be)."
+    "A part that runs another benchmark when it exists, shortened; a smoke run only compiles it (its own test runs --smoke)."
     def part(a, rep):
         path = ROOT / 'benchmarks' / script
         if not path.exists(): rep['status'], rep['summary'] = 'not present', f'benchmarks/{script} does not exist'; return
+        if a.smoke:  # compiles; the script's own test runs its --smoke mode
+            compile(path.read_text(), str(path), 'exec')
+            rep['status'], rep['summary'] = 'PASS', f'smoke: {script} is present and compiles (its own test runs its --smoke mode)'; return
         usage = subprocess.run([sys.executable, path, '--help'], capture_output=True, text=True, cwd=ROOT, timeout=120).stdout
         out = Path(a.out_dir) / path.stem
-        cmd = [sys.executable, path] + (['--smoke'] if a.smoke else []) + (['--out', out] if '--out' in usage else [])
-        if '--budget' in usage and not a.smoke: cmd += ['--budget', f'{max(30, a.seconds):.0f}']
+        cmd = [sys.executable, path, '--out', out] + [x for flag, v in zip(SHORTER[script][::2], SHORTER[script][1::2]) if flag in usage for x in (flag, v)]
+        if '--budget' in usage: cmd += ['--budget', f'{max(30, a.left() - 15):.0f}']
+        rep['command'] = ' '.join(map(str, cmd))
         ok = sh(cmd, rep, a.left(), label=f'benchmarks/{script}')
         md = sorted(out.glob('*.md')) if out.exists() else []
         rep['results'] = {p.name: p.read_text() for p in md}
         rep['status'] = 'PASS' if ok else 'FAIL'
-        rep['summary'] = rep['lines'][-1][5:] + (f" (results: {', '.join(p.name for p in md)})" if md else '')
+        rep['summary'] = rep['lines'][-1][5:] + (f" (results: {path.stem}/{', '.join(p.name for p in md)})" if md else '')
     return part
 
 RUN = dict(tests=part_tests, graphs=part_graphs, group=part_group, speed=part_speed, accuracy=part_accuracy, reproduce=part_reproduce,
@@ -294,20 +303,25 @@ def one_part(a):
     Path(a.work).mkdir(parents=True, exist_ok=True)
     a.left = lambda: a.deadline - time.time()
     rep = Report(a.json)
-    try: RUN[a.part](a, rep)
+    fault = dict(f.split(':') for f in os.environ.get('ZSCORE_KD_CHECK_FAULT', '').split(',') if f)  # tests: part:crash|hang
+    try:
+        if fault.get(a.part) == 'crash': raise RuntimeError(f'injected crash of part {a.part} (ZSCORE_KD_CHECK_FAULT)')
+        if fault.get(a.part) == 'hang': time.sleep(3600)
+        RUN[a.part](a, rep)
     except Exception as e:
         traceback.print_exc(); rep['error'] = f'{type(e).__name__}: {e}'; sys.exit(1)
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--smoke', action='store_true', help='every part at tiny sizes on the CPU')
-    ap.add_argument('--budget', type=float, default=420, help='seconds for all parts together (default 420; the measurements shrink to fit)')
+    ap.add_argument('--budget', type=float, help='seconds for all parts together (default 420; the measurements shrink to fit)')
     ap.add_argument('--out', help='folder for check.md, check.json and the parts\' files')
     ap.add_argument('--only', help='comma-separated parts: ' + ', '.join(PARTS))
     for internal in ('--part', '--json', '--work', '--out-dir'): ap.add_argument(internal, help=argparse.SUPPRESS)
     ap.add_argument('--deadline', type=float, help=argparse.SUPPRESS); ap.add_argument('--seconds', type=float, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.part: return one_part(a)
+    smoke_limit, a.budget = a.smoke and a.budget is None, a.budget or 420.0  # smoke: 10 min a part unless --budget
     parts = a.only.split(',') if a.only else list(PARTS)
     if unknown := set(parts) - set(PARTS): sys.exit(f"Unknown part(s) {', '.join(sorted(unknown))}; choose from {', '.join(PARTS)}.")
     t0, out = time.time(), results_dir(a)
@@ -317,7 +331,7 @@ def main():
         reps, share = {}, 0.0
         for name in parts:
             share += PARTS[name][1] / sum(PARTS[p][1] for p in parts)
-            deadline = time.time() + 600 if a.smoke else max(t0 + share * a.budget, time.time() + 30)
+            deadline = time.time() + 600 if smoke_limit else max(t0 + share * a.budget, time.time() + min(30.0, a.budget))
             reps[name] = run_part(name, a, deadline)
     meta = dict(command=os.environ.get('CHECK_COMMAND') or 'python benchmarks/check.py ' + ' '.join(sys.argv[1:]), **environment(a.smoke),
                 budget_s=a.budget, smoke=a.smoke, wall_s=time.time() - t0)

@@ -9,21 +9,22 @@
 # copied next to this repository, installed into ~/site beside the machine's own torch. With $OUT set, results go under it.
 set -eu
 cd "$(dirname "$0")/.."
+PY=python3; [ -x .venv/bin/python ] && PY=.venv/bin/python   # the environment `make setup` made, if any
 if [ -d wh312 ]; then
-  python3 -m pip install -q --upgrade --no-index --no-deps --no-compile --target "$HOME/site" wh312/*.whl
+  $PY -m pip install -q --upgrade --no-index --no-deps --no-compile --target "$HOME/site" wh312/*.whl
   export PYTHONPATH="$PWD:$HOME/site${PYTHONPATH:+:$PYTHONPATH}" PATH="$HOME/site/bin:$PATH"
 else
   export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 fi
-python3 -m ipykernel install --user --name python3 >/dev/null  # the kernel papermill starts
+$PY -m ipykernel install --user --name python3 >/dev/null  # the kernel papermill starts
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 mode=${1:-check}; shift || true
 LOGS=${OUT:-runs/gpu}; mkdir -p "$LOGS"
 case "$mode" in
-  check) CHECK_COMMAND="bash benchmarks/run_on_gpu.sh check $*" python3 benchmarks/check.py "$@" ;;
-  test)  CHECK_COMMAND="bash benchmarks/run_on_gpu.sh test" python3 benchmarks/check.py --only tests "$@" ;;
-  speed) python3 benchmarks/speed.py --out "$LOGS/speed" "$@" 2>&1 | tee "$LOGS/speed.log" ;;
-  table) python3 -m papermill nbs/20_reproduce.ipynb "$LOGS/20_${1:-main_T4}.ipynb" -k python3 --cwd nbs \
+  check) CHECK_COMMAND="bash benchmarks/run_on_gpu.sh check $*" $PY benchmarks/check.py "$@" ;;
+  test)  CHECK_COMMAND="bash benchmarks/run_on_gpu.sh test" $PY benchmarks/check.py --only tests "$@" ;;
+  speed) $PY benchmarks/speed.py --out "$LOGS/speed" "$@" 2>&1 | tee "$LOGS/speed.log" ;;
+  table) $PY -m papermill nbs/20_reproduce.ipynb "$LOGS/20_${1:-main_T4}.ipynb" -k python3 --cwd nbs \
            -p table "${1:-main_T4}" -p scale paper -p device cuda \
            -y '{train_args: {precision: bf16, channels_last: true, cuda_graphs: true, teacher_cache: true}}' ;;
   *) echo "usage: bash benchmarks/run_on_gpu.sh check|test|speed|table [...]" >&2; exit 2 ;;

@@ -169,7 +169,8 @@ def summarize_profile(events, wall_ms, steps, cuda) -> dict:
     items.sort(key=lambda t: -t[1])
     busy = sum(t for _, t, _ in items) / 1e3 / steps
     share = busy / wall_ms
-    verdict = (('kernel-bound' if share >= 0.8 else 'launch-bound (the GPU idles between kernels)') if cuda else 'CPU (no GPU profile)')
+    verdict = ('CPU (no GPU profile)' if not cuda else 'no kernel records (the profiler saw none)' if not items else
+               'kernel-bound' if share >= 0.8 else 'launch-bound (the GPU idles between kernels)')
     out = dict(wall_ms_per_step=wall_ms, busy_ms_per_step=busy, busy_share=share, kernels_per_step=sum(c for *_, c in items) / steps,
                verdict=verdict, top=[dict(name=k[:80], ms_per_step=t / 1e3 / steps) for k, t, _ in items[:5]])
     print(f"profile: {wall_ms:.2f} ms/step wall, {busy:.2f} ms/step {'in GPU kernels' if cuda else 'in CPU ops'} ({100 * share:.0f}%), "
