@@ -128,23 +128,25 @@ class Bench:
               f"peak {peak:.2f} GiB  (warm-up {warm:.1f} s, {steps} steps timed)", flush=True)
         return row
 
-    def step_losses(self, method, graphs: bool, steps: int) -> list:
-        "float32 per-step training losses of one student on the first `steps` batches of epoch 1."
+    def step_losses(self, method, graphs: bool, steps: int, epochs: int = 2) -> list:
+        "float32 per-step training losses of one student over `epochs` short epochs, `steps` in all (so epoch-set weights change)."
         torch.manual_seed(0)
         L = self.learners(method, True, cuda_graphs=graphs)[0]
-        fn = teacher_logits_fn(self.teacher, L.c, self.data.train_x, L.method.views, progress=False)
+        n = steps // epochs * self.batch
+        x, y = self.data.train_x[:n], self.data.train_y[:n]
+        fn = teacher_logits_fn(self.teacher, L.c, x, L.method.views, progress=False)
         runner = make_runner([L], fn, graphs, self.device, self.graph_warmup)
-        loader = DeviceLoader(self.data.train_x, self.data.train_y, self.batch, seed=0, strong=L.method.views == 2)
-        L.begin_epoch(1); losses = []
-        for _, b in zip(range(steps), loader.epoch(1)):
-            L.sums.zero_(); runner([L], b); losses.append(L.sums[0].item() / len(b['y']))
+        loader, losses = DeviceLoader(x, y, self.batch, seed=0, strong=L.method.views == 2), []
+        for e in range(1, epochs + 1):
+            L.begin_epoch(e)
+            for b in loader.epoch(e): L.sums.zero_(); runner([L], b); losses.append(L.sums[0].item() / len(b['y']))
         return losses
 
     def equivalence(self, method, steps=24) -> dict:
         "CUDA-graph step vs eager step in float32, same batches: the largest relative difference of the per-step losses."
         ref, graph = self.step_losses(method, False, steps), self.step_losses(method, True, steps)
         rel = max(abs(a - b) / max(abs(b), 1e-12) for a, b in zip(graph, ref))
-        print(f'{method.upper():<5} CUDA graph vs eager, fp32, {steps} steps: max relative loss difference {rel:.2e}', flush=True)
+        print(f'{method.upper():<5} CUDA graph vs eager, fp32, {steps} steps over 2 epochs: max relative loss difference {rel:.2e}', flush=True)
         return dict(method=method, steps=steps, max_rel_diff=rel, eager=ref, graph=graph)
 
     def profile(self, method='kd', stand=True, cache=False, compile=False, steps=10) -> dict:
@@ -179,15 +181,18 @@ def summarize_profile(events, wall_ms, steps, cuda) -> dict:
     return out
 
 def accuracy(device, tmp, teacher, student, n_train, n_test, epochs, teacher_epochs, fast: dict) -> dict:
-    "bf16 fast path vs float32 eager reference: a short synthetic KD+LS run each (its teacher included), same seed."
+    "speed='exact' (float32 eager) vs `fast` (a speed preset and flags): a short synthetic KD+LS run each, its teacher included, same seed."
     from zscore_kd.train import fit
+    from zscore_kd.runs import SPEED_FLAGS
     base = dict(method='kd', logit_stand=True, teacher=teacher, student=student, epochs=epochs, teacher_epochs=teacher_epochs,
                 device=str(device), out_dir=f'{tmp}/acc', data_args=dict(n_train=n_train, n_test=n_test))
     out = {}
-    for name, opts in (('exact fp32 eager', {}), ('fast bf16', fast)):
+    for name, opts in (('exact', dict(speed='exact')), ('fast', fast)):
         r = fit(progress=False, **base, **opts)
-        out[name] = dict(final=r['final']['top1'], best=r['best']['top1'], best_epoch=r['best']['epoch'], wall_time_s=r['wall_time_s'])
-        print(f"{name:<17} final {r['final']['top1']:6.2f}  best {r['best']['top1']:6.2f}  ({epochs} epochs, {r['wall_time_s']:.0f} s)", flush=True)
+        out[name] = dict(final=r['final']['top1'], best=r['best']['top1'], best_epoch=r['best']['epoch'], wall_time_s=r['wall_time_s'],
+                         speed=r['config']['speed'], **{k: r['config'][k] for k in SPEED_FLAGS})
+        print(f"{name:<6} final {r['final']['top1']:6.2f}  best {r['best']['top1']:6.2f}  ({epochs} epochs, {r['wall_time_s']:.0f} s; "
+              + ', '.join(f'{k}={r["config"][k]}' for k in SPEED_FLAGS) + ')', flush=True)
     return out
 
 def make_bench(smoke: bool, tmp: str, seconds: float = 5.0, cache_images: int = 2560) -> Bench:

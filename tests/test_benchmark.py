@@ -21,6 +21,8 @@ def test_check_smoke_runs_every_part(tmp_path):
     speed = rep['parts']['speed']
     assert [r['name'] for r in speed['rows']][:2] == ['classic KD+LS', 'classic MLKD+LS'] and len(speed['goals']) == 4
     assert all(r['x_classic'] > 0 and r['projected_minutes'] > 0 for r in speed['rows']) and speed['profile']['top']
+    acc = rep['parts']['accuracy']['runs']  # result.json records the preset and what it resolved to
+    assert (acc['exact']['speed'], acc['exact']['precision'], acc['fast']['speed'], acc['fast']['precision']) == ('exact', 'fp32', 'fast', 'bf16')
     md = (tmp_path / 'check.md').read_text()
     assert md.splitlines()[-1] != '' and '| part | status | result | s |' in md and '| fast KD+LS, 2 students, teacher cache |' in md
     assert 'Profile of one step' in md and '## 20_reproduce (toy slice of Table 4)' in md and 'CPU smoke mode' in md

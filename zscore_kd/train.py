@@ -69,7 +69,8 @@ ABOUT_TEACHER = ('seed', 'teacher', 'teacher_epochs', 'teacher_root', 'teacher_c
 def teacher_config(c: RunConfig) -> RunConfig:
     "The vanilla run that trains `c.teacher` on the synthetic data (seed 0, shared by all students)."
     shared = {k: getattr(c, k) for k in SHARED_FIELDS if k not in ABOUT_TEACHER}
-    return resolve_config(method='vanilla', student=c.teacher, epochs=c.teacher_epochs or c.epochs, seed=0, check_device=False, **shared)
+    return resolve_config(method='vanilla', student=c.teacher, epochs=c.teacher_epochs or c.epochs, seed=0, check_device=False,
+                          speed=c.speed, **shared)
 
 def get_teacher(c: RunConfig, num_classes: int, progress: bool):
     "The frozen teacher of `c` (eval mode) and its archive root: the cifar_teachers archive, or a cached vanilla run."
