@@ -198,7 +198,7 @@ def part_reproduce(a, rep):
     cuda = torch.cuda.is_available() and not a.smoke
     runs, out_nb = Path(a.work) / 'runs', Path(a.out_dir) / '20_main_T4_toy.ipynb'
     train = dict(epochs=2, teacher_epochs=2, **(dict(precision='bf16', channels_last=True, cuda_graphs=True) if cuda else {}))
-    cmd = [sys.executable, '-m', 'papermill', 'nbs/20_reproduce.ipynb', out_nb, '-k', 'python3', '--cwd', 'nbs', '-p', 'table', 'main_T4',
+    cmd = [sys.executable, '-m', 'papermill', 'nbs/20_reproduce.ipynb', out_nb, '-k', 'python3', '-p', 'table', 'main_T4',
            '-p', 'scale', 'toy', '-p', 'device', 'cuda' if cuda else 'cpu', '-p', 'out_dir', runs, '-y', json.dumps(dict(train_args=train))]
     if a.smoke: cmd += ['-p', 'run', 'False']  # a dry run: tests/test_reproduce.py trains this slice on the CPU already
     rep['command'] = ' '.join(map(str, cmd))

@@ -24,7 +24,7 @@ case "$mode" in
   check) CHECK_COMMAND="bash benchmarks/run_on_gpu.sh check $*" $PY benchmarks/check.py "$@" ;;
   test)  CHECK_COMMAND="bash benchmarks/run_on_gpu.sh test" $PY benchmarks/check.py --only tests "$@" ;;
   speed) $PY benchmarks/speed.py --out "$LOGS/speed" "$@" 2>&1 | tee "$LOGS/speed.log" ;;
-  table) $PY -m papermill nbs/20_reproduce.ipynb "$LOGS/20_${1:-main_T4}.ipynb" -k python3 --cwd nbs \
+  table) $PY -m papermill nbs/20_reproduce.ipynb "$LOGS/20_${1:-main_T4}.ipynb" -k python3 \
            -p table "${1:-main_T4}" -p scale paper -p device cuda -y '{train_args: {speed: fast}}' ;;
   *) echo "usage: bash benchmarks/run_on_gpu.sh check|test|speed|table [...]" >&2; exit 2 ;;
 esac
