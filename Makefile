@@ -14,6 +14,8 @@ ARGS   ?=
 $(STAMP): setup.py settings.ini constraints.txt
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]' 2>&1 | { grep -v 'is ignored: it is neither' || true; }
+	mkdir -p $(VENV)/share/jupyter/lab/settings  # JupyterLab saves widget state with the notebook (30_explore's last values)
+	test -f $(VENV)/share/jupyter/lab/settings/overrides.json || echo '{"@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": true}}' > $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $(STAMP)
 
 setup: $(STAMP)
