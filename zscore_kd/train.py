@@ -71,7 +71,7 @@ def teacher_config(c: RunConfig) -> RunConfig:
     "The vanilla run that trains `c.teacher` (seed 0, shared by all students); on CIFAR-100 with the published vanilla recipe."
     shared = {k: getattr(c, k) for k in SHARED_FIELDS if k not in ABOUT_TEACHER}
     length = dict(epochs=c.teacher_epochs or c.epochs) if c.dataset == 'synthetic' else dict(epochs=c.teacher_epochs, preset='paper')
-    return resolve_config(method='vanilla', student=c.teacher, seed=0, check_device=False, **length, **shared)
+    return resolve_config(method='vanilla', student=c.teacher, seed=0, check_device=False, speed=c.speed, **length, **shared)
 
 def assistant(c: RunConfig):
     "TAKD's assistant (a zoo name) when `c` is the second stage of a two-stage TAKD run, else None."
