@@ -7,12 +7,13 @@ __all__ = ['CAMPAIGN_COLUMNS', 'plan_all', 'unique_configs', 'wall_hours', 'camp
            'summary_markdown', 'render_all']
 
 # %% ../nbs/09c_campaign.ipynb #75133914
+import collections
 import matplotlib.pyplot as plt
 from pathlib import Path
 
 from .paper import TABLES, FIGURES
 from .runs import RunDir
-from .sweeps import plan, plan_figures, run_stages, measured_speeds, run_hours
+from .sweeps import plan, plan_figures, run_stages, measured_speeds, run_hours, benchmark_speeds
 from .analysis import cell_rows, markdown_table, records_markdown, write_table, logits_of
 from .figures import (load_figure_models, pooled_features, save_figure, figure_2, figure_3, figure_s1, figure_4,
                                figure_5, figure_s2, figure_s3)
@@ -33,29 +34,30 @@ def wall_hours(stages: list, hours, gpus: int) -> float:
     return sum(max(max(map(hours, s)), sum(map(hours, s)) / gpus) for s in stages if s)
 
 def campaign_summary(plans: dict, out_dir='runs') -> dict:
-    "Runs (teachers and TAKD's assistants apart), finished, left, and the hours on one H200 and on eight."
+    "Runs (teachers and TAKD's assistants apart), finished, left, the hours on one H200 and on eight, and their speeds' source."
     stages, speeds = run_stages(unique_configs(plans)), measured_speeds(out_dir)
-    est = {RunDir(c).hash: run_hours(c, speeds, 'cuda') for s in stages for c in s}
+    bench = benchmark_speeds()
+    est = {RunDir(c).hash: run_hours(c, speeds, 'cuda', bench) for s in stages for c in s}
     h = lambda c: est[RunDir(c).hash][0]
     left = [[c for c in s if not RunDir(c).finished] for s in stages]
-    measured, total = sum(m for _, m in est.values()), len(est)
-    return dict(runs=len(stages[2]), teacher_runs=len(stages[0]), assistant_runs=len(stages[1]), finished=total - sum(map(len, left)),
+    sources = collections.Counter(src for _, src in est.values())  # measured | benchmark | assumed
+    return dict(runs=len(stages[2]), teacher_runs=len(stages[0]), assistant_runs=len(stages[1]), finished=len(est) - sum(map(len, left)),
                 left=sum(map(len, left)), not_runnable=sum(p.config is None for ps in plans.values() for p in ps),
                 gpu_hours=sum(h(c) for s in stages for c in s), h200_1=wall_hours(stages, h, 1), h200_8=wall_hours(stages, h, 8),
                 h200_1_left=wall_hours(left, h, 1), h200_8_left=wall_hours(left, h, 8),
-                speed='measured' if measured == total else 'assumed' if not measured else f'measured for {measured} of {total} runs')
+                speed=', '.join(f'{n} runs {k}' for k, n in sorted(sources.items())))
 
 # %% ../nbs/09c_campaign.ipynb #13a7a350
 def _title(key: str) -> str: return TABLES[key].title if key in TABLES else FIGURES[key][0]
 
 def campaign_rows(plans: dict, out_dir='runs') -> list:
     "One row per table and figure: cells, cells not run here, distinct runs, finished, GPU-hours on one H200, why not."
-    speeds, rows = measured_speeds(out_dir), []
+    speeds, bench, rows = measured_speeds(out_dir), benchmark_speeds(), []
     for key, ps in plans.items():
         cs = [c for s in run_stages(unique_configs({key: ps})) for c in s]
         cells = list({id(p.cell): p.cell for p in ps}.values())
         rows.append(dict(key=key, title=_title(key), cells=len(cells), not_run=sum(c.why_not != '' for c in cells), runs=len(cs),
-                         finished=sum(RunDir(c).finished for c in cs), gpu_hours=sum(run_hours(c, speeds, 'cuda')[0] for c in cs),
+                         finished=sum(RunDir(c).finished for c in cs), gpu_hours=sum(run_hours(c, speeds, 'cuda', bench)[0] for c in cs),
                          note=TABLES[key].why_not if key in TABLES else ''))
     return rows
 
@@ -88,7 +90,7 @@ def summary_markdown(plans: dict, figures: dict, summary: dict, folder, title: s
     "The summary page: totals, every table (ours beside the paper, who produced it), every figure (or why not yet)."
     out = [f"# {title}", '', f"{summary['runs']} runs, {summary['teacher_runs']} teacher and {summary['assistant_runs']} assistant runs; "
            f"{summary['finished']} finished, {summary['left']} left; {summary['not_runnable']} cells not run here; "
-           f"{summary['h200_1']:.2f} h on one H200, {summary['h200_8']:.2f} h on eight ({summary['speed']} speeds)."]
+           f"{summary['h200_1']:.2f} h on one H200, {summary['h200_8']:.2f} h on eight (speeds: {summary['speed']})."]
     for key in TABLES:
         out += ['', f'## {_title(key)}', '']
         if TABLES[key].why_not: out.append(f'*{TABLES[key].why_not}*')
