@@ -17,7 +17,7 @@ import torch
 from .models import get_model
 from .checkpoints import load_teacher
 from .data import load_dataset, normalize
-from .runs import RunConfig, RunDir
+from .runs import RunConfig, RunDir, read_json
 
 # %% ../nbs/09_analysis.ipynb #70356135
 @lru_cache(maxsize=4)
@@ -38,7 +38,8 @@ def load_run(run_dir, which: str = 'best') -> SimpleNamespace:
     if not (path / 'config.json').is_file():
         raise FileNotFoundError(f'{path} is not a run folder (it has no config.json); pass a folder under runs/ written by fit().')
     if which not in ('best', 'final'): raise ValueError(f"which must be 'best' or 'final', got {which!r}.")
-    fields = json.loads((path / 'config.json').read_text())
+    if (fields := read_json(path / 'config.json')) is None:
+        raise ValueError(f"{path / 'config.json'} is unreadable; run the command that trained this run again to rewrite it.")
     info = fields.pop('teacher_info', None); fields.pop('hash', None)
     c = RunConfig(**{**fields, 'out_dir': str(path.parent), 'lr_decay_epochs': tuple(fields['lr_decay_epochs'])})
     ckpt = path / f'student_{which}.pth'
@@ -50,7 +51,7 @@ def load_run(run_dir, which: str = 'best') -> SimpleNamespace:
     try: student.load_state_dict(torch.load(ckpt, map_location='cpu', weights_only=True)['model'])
     except Exception as e: raise ValueError(_unreadable(ckpt, which, e)) from None
     teacher = load_teacher(c.teacher, path.parent / info['root'], num_classes=data.num_classes) if info else None
-    result = json.loads((path / 'result.json').read_text()) if (path / 'result.json').is_file() else None
+    result = read_json(path / 'result.json')
     return SimpleNamespace(path=path, config=c, result=result, data=data, student=student.eval(), teacher=teacher)
 
 # %% ../nbs/09_analysis.ipynb #f85d7182
