@@ -50,7 +50,7 @@ def load_run(run_dir, which: str = 'best') -> SimpleNamespace:
     student = get_model(c.student, data.num_classes)
     try: student.load_state_dict(torch.load(ckpt, map_location='cpu', weights_only=True)['model'])
     except Exception as e: raise ValueError(_unreadable(ckpt, which, e)) from None
-    teacher = load_teacher(c.teacher, path.parent / info['root'], num_classes=data.num_classes) if info else None
+    teacher = load_teacher(info.get('name') or c.teacher, path.parent / info['root'], num_classes=data.num_classes) if info else None
     result = read_json(path / 'result.json')
     return SimpleNamespace(path=path, config=c, result=result, data=data, student=student.eval(), teacher=teacher)
 

@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['SHARED_FIELDS', 'ABOUT_TEACHER', 'lr_at', 'set_lr', 'autocast_for', 'seed_everything', 'evaluate', 'teacher_config',
-           'get_teacher', 'teacher_logits_fn', 'TrainingDiverged', 'Learner', 'environment', 'EagerSteps', 'StepGraphs',
-           'group_key', 'fit', 'fit_group']
+           'assistant', 'archived', 'needs_teacher_run', 'assistant_config', 'teacher_logits_fn', 'get_teacher',
+           'TrainingDiverged', 'Learner', 'environment', 'EagerSteps', 'StepGraphs', 'group_key', 'fit', 'fit_group']
 
 # %% ../nbs/07_train.ipynb #646a2c9c
 import collections, dataclasses, hashlib, math, platform, subprocess, time, warnings
@@ -17,8 +17,7 @@ from tqdm.auto import tqdm
 
 import zscore_kd
 from .models import get_model
-from .files import FolderLock, remove_temp_files
-from .checkpoints import find_teacher, first_nonfinite, load_teacher, save_teacher
+from .checkpoints import find_teacher, first_nonfinite, load_teacher, save_teacher, teacher_path
 from .data import load_dataset, DeviceLoader
 from .cache import TeacherCache
 from .runs import RunConfig, RunDir, resolve_config, build_method, input_files, lock_runs, write_json
@@ -68,23 +67,29 @@ SHARED_FIELDS = ('dataset', 'data_root', 'data_args', 'seed', 'batch_size', 'tea
 ABOUT_TEACHER = ('seed', 'teacher', 'teacher_epochs', 'teacher_root', 'teacher_cache')  # a student's, not its teacher run's
 
 def teacher_config(c: RunConfig) -> RunConfig:
-    "The vanilla run that trains `c.teacher` on the synthetic data (seed 0, shared by all students)."
+    "The vanilla run that trains `c.teacher` (seed 0, shared by all students); on CIFAR-100 with the published vanilla recipe."
     shared = {k: getattr(c, k) for k in SHARED_FIELDS if k not in ABOUT_TEACHER}
-    return resolve_config(method='vanilla', student=c.teacher, epochs=c.teacher_epochs or c.epochs, seed=0, check_device=False, **shared)
+    length = dict(epochs=c.teacher_epochs or c.epochs) if c.dataset == 'synthetic' else dict(epochs=c.teacher_epochs, preset='paper')
+    return resolve_config(method='vanilla', student=c.teacher, seed=0, check_device=False, **length, **shared)
 
-def get_teacher(c: RunConfig, num_classes: int, progress: bool):
-    "The frozen teacher of `c` (eval mode) and its archive root: the cifar_teachers archive, or a cached vanilla run."
-    if c.dataset != 'synthetic': return load_teacher(c.teacher, c.teacher_root, num_classes=num_classes), Path(c.teacher_root)
-    run = RunDir(teacher_config(c)); root = run.path / 'teacher'
-    _fit_resolved([run.config], progress)
-    try: return load_teacher(c.teacher, root, num_classes=num_classes), root
-    except (FileNotFoundError, ValueError): warnings.warn(f'The teacher file of {run.path.name} is missing or damaged; rebuilding it from its run.')
-    (run.path / 'result.json').unlink(missing_ok=True); _fit_resolved([run.config], progress)  # resumes from its checkpoint
-    return load_teacher(c.teacher, root, num_classes=num_classes), root
+def assistant(c: RunConfig):
+    "TAKD's assistant (a zoo name) when `c` is the second stage of a two-stage TAKD run, else None."
+    return c.method_args.get('assistant') if c.method == 'takd' else None
 
-def _teacher_file(c: RunConfig) -> Path | None:
-    "The teacher checkpoint `c` reads (None without a teacher, or when it is not there yet)."
-    return c.teacher and find_teacher(c.teacher, RunDir(teacher_config(c)).path / 'teacher' if c.dataset == 'synthetic' else c.teacher_root)
+def archived(c: RunConfig) -> bool:
+    "Whether the archive under `c.teacher_root` holds `c.teacher`'s checkpoint."
+    return any(teacher_path(c.teacher, r).is_file() for r in (c.teacher_root, Path(c.teacher_root) / 'cifar_teachers'))
+
+def needs_teacher_run(c: RunConfig) -> bool:
+    "Whether `c`'s teacher is trained by a vanilla run: always on the synthetic data, on CIFAR-100 when the archive lacks it."
+    return bool(c.teacher) and not assistant(c) and (c.dataset == 'synthetic' or not archived(c))
+
+def assistant_config(c: RunConfig) -> RunConfig:
+    "TAKD's first stage: the assistant distilled from `c.teacher` with `c`'s KD settings (seed 0, shared by every seed)."
+    keep = ('logit_stand', 'base_temp', 'kd_weight', 'ce_weight', 'epochs', 'lr_decay_epochs', 'lr_decay_rate', 'momentum', 'weight_decay')
+    shared = {k: getattr(c, k) for k in SHARED_FIELDS if k != 'seed'}
+    return resolve_config(method='takd', student=assistant(c), method_args={k: v for k, v in c.method_args.items() if k != 'assistant'},
+                          seed=0, check_device=False, **{k: getattr(c, k) for k in keep}, **shared)
 
 def _relative(path: Path, base: str) -> str:
     "`path` relative to `base` when inside it (so a moved runs/ folder still resolves), else absolute."
@@ -102,6 +107,34 @@ def teacher_logits_fn(teacher, c: RunConfig, train_x, views: int, progress: bool
                                        autocast=autocast, channels_last=c.channels_last, progress=progress)
     return lambda batch: [cache(batch['index'], batch['view'])] + (online(batch, ('x_strong',)) if views == 2 else [])
 
+# %% ../nbs/07_train.ipynb #f347f25a
+def _assistant_teacher(c: RunConfig, num_classes: int, progress: bool):
+    "Train (or reuse) TAKD's first stage; its best-epoch student, stored in the archive layout, is the teacher."
+    ac = assistant_config(c); root = RunDir(ac).path / 'teacher'
+    _fit_resolved([ac], progress)
+    if not teacher_path(ac.student, root).is_file():
+        ck = torch.load(RunDir(ac).path / 'student_best.pth', map_location='cpu', weights_only=True)
+        model = get_model(ac.student, num_classes); model.load_state_dict(ck['model'])
+        save_teacher(model, ac.student, root, epoch=ck['epoch'], accuracy=ck['accuracy'])
+    return load_teacher(ac.student, root, num_classes=num_classes), root
+
+def get_teacher(c: RunConfig, num_classes: int, progress: bool):
+    "The frozen teacher of `c` (eval mode) and its archive root: the archive, a cached vanilla run, or TAKD's assistant."
+    if assistant(c): return _assistant_teacher(c, num_classes, progress)
+    if not needs_teacher_run(c): return load_teacher(c.teacher, c.teacher_root, num_classes=num_classes), Path(c.teacher_root)
+    run = RunDir(teacher_config(c)); root = run.path / 'teacher'
+    _fit_resolved([run.config], progress)
+    try: return load_teacher(c.teacher, root, num_classes=num_classes), root
+    except (FileNotFoundError, ValueError): warnings.warn(f'The teacher file of {run.path.name} is missing or damaged; rebuilding it from its run.')
+    (run.path / 'result.json').unlink(missing_ok=True); _fit_resolved([run.config], progress)  # resumes from its checkpoint
+    return load_teacher(c.teacher, root, num_classes=num_classes), root
+
+def _teacher_file(c: RunConfig) -> Path | None:
+    "The teacher checkpoint `c` reads (None without a teacher, or when it is not there yet)."
+    if not c.teacher: return None
+    if assistant(c): return find_teacher(assistant(c), RunDir(assistant_config(c)).path / 'teacher')
+    return find_teacher(c.teacher, RunDir(teacher_config(c)).path / 'teacher' if needs_teacher_run(c) else c.teacher_root)
+
 # %% ../nbs/07_train.ipynb #26311266
 class TrainingDiverged(RuntimeError): "A non-finite loss, weight, buffer or evaluation; the last good checkpoint is kept."
 
@@ -110,7 +143,7 @@ class Learner:
     def __init__(self, c: RunConfig, num_classes: int, teacher_info: dict = None):
         self.c, self.run, dev = c, RunDir(c), torch.device(c.device)
         torch.manual_seed(c.seed)  # the same initial weights whether trained alone or in a group
-        self.model = get_model(c.student, num_classes).to(dev, memory_format=torch.channels_last if c.channels_last else torch.preserve_format)
+        self.model = get_model(c.student, num_classes, **c.student_args).to(dev, memory_format=torch.channels_last if c.channels_last else torch.preserve_format)
         self.method = build_method(c).to(dev)
         graphs = c.cuda_graphs and dev.type == 'cuda'  # fused SGD with a device-tensor lr is capturable
         self.opt = torch.optim.SGD(list(self.model.parameters()) + self.method.extra_parameters(), momentum=c.momentum,
@@ -247,11 +280,11 @@ class StepGraphs(EagerSteps):
 # %% ../nbs/07_train.ipynb #6fa75e01
 def group_key(c: RunConfig) -> tuple:
     "Runs with equal keys can be trained together by `fit_group` (same data stream, teacher and settings)."
-    return tuple(repr(getattr(c, k)) for k in SHARED_FIELDS) + (build_method(c).views,)
+    return tuple(repr(getattr(c, k)) for k in SHARED_FIELDS) + (build_method(c).views, assistant(c))
 
 def _check_group(cs: list):
     keys = [group_key(c) for c in cs]
-    differ = [k for i, k in enumerate(SHARED_FIELDS + ('views (MLKD trains on two)',)) if len({key[i] for key in keys}) > 1]
+    differ = [k for i, k in enumerate(SHARED_FIELDS + ('views (MLKD trains on two)', "TAKD's assistant")) if len({key[i] for key in keys}) > 1]
     if differ: raise ValueError(f"Runs trained together must share {', '.join(differ)}; split them into separate groups.")
 
 def fit(config: RunConfig = None, progress: bool = True, force_reuse: bool = False, **params) -> dict:
@@ -279,7 +312,7 @@ def _train(cs: list, progress: bool):
     seed_everything(c0)
     data = load_dataset(c0.dataset, root=c0.data_root, **c0.data_args)  # a missing dataset fails here, before any work
     teacher, teacher_root = get_teacher(c0, data.num_classes, progress) if c0.teacher else (None, None)
-    teacher_info = dict(name=c0.teacher, root=_relative(teacher_root, c0.out_dir)) if teacher else None
+    teacher_info = dict(name=assistant(c0) or c0.teacher, root=_relative(teacher_root, c0.out_dir)) if teacher else None
     data = data.to(c0.device)
     learners = [Learner(c, data.num_classes, teacher_info) for c in cs]
     for L in learners: L.run.record_inputs(input_files(L.c, _teacher_file(L.c)))
