@@ -6,22 +6,24 @@ run folders hold no temporary file, no non-finite tensor and no unreadable JSON 
 
 | # | what is done | says / recovers |
 |---|---|---|
-| 1-13 | papermill parameters: a typo (`-p epoch 3`, `-p taus 4`), `epochs 0`, `compile yes`, a dict that does not parse, a float batch size, a bad synthetic knob given as text, an unknown table, `seeds 0`, a typo in a `train_args` key, `bins 0`, `which last`, `ddof True` | the parameter, the rule it breaks, the closest known name; nothing written |
-| 14 | dicts and lists as text (`-p data_args "{'n_train': 256}"`, `-p lr_decay_epochs "[1]"`), `deterministic`, `momentum 0.0` | they work, and explicit values are kept |
-| 15-23 | CIFAR-100 pickles that load but hold float pixels, rows of 1024 bytes, one label too few, coarse labels of another length, shifted, negative or float labels, a class never trained, all-black images | the file and what is wrong with it, and the fix that works (delete the folder, load again) |
-| 24 | a truncated `cifar-100-python.tar.gz` placed by hand | "is there but is not the official archive" |
-| 25 | wrong labels through `10_train` | the file's sentence, before any checkpoint |
-| 26-27 | a BatchNorm buffer overflows in epoch 2 (finite loss); `lr=1e5` diverges in epoch 1 | the tensor, and the truth about what is kept (epoch 1's files / nothing) |
-| 28-29 | the teacher file or the CIFAR-100 files replaced after a run finished | refused, naming the file, with both ways out; `force_reuse=True` reuses |
-| 30 | a truncated `checkpoint.pt` | said, and the run restarts from epoch 0 (same result) |
-| 31 | truncated `result.json` and `metrics.jsonl` | history read from the checkpoint; the result rewritten from it |
-| 32 | the synthetic teacher's file deleted, then truncated | rebuilt from its run, byte for byte |
-| 33 | temporary files of a killed write in a run folder | removed on the next run, which says "resuming … from epoch 1 of 2" |
-| 34-36 | a second process holds the run's lock; its holder is killed with SIGKILL; a lock asked for without waiting | waits, naming the holder; taken over; the holder's pid in one sentence |
-| 37-41 | `out_dir` is a file; disk full, permission denied, read-only file system; a full disk inside `torch.save` | one sentence each ("the disk is full") |
-| 42 | truncated `student_best.pth` / `student_final.pth` | best: cannot be rebuilt, use final; final: the advice, followed literally, works |
-| 43 | a truncated teacher-logit cache | rebuilt, and said |
-| 44-46 | divergence, `out_dir` a file, a changed teacher (then `-p force_reuse True`) through papermill | the same sentences in the notebook |
+| 1-9 | papermill parameters: a typo (`-p epoch 3`, `-p taus 4`), `epochs 0`, `compile yes`, a dict that does not parse, a bad synthetic knob given as text, an unknown table, a typo in a `train_args` key, `bins 0` (more rules: `00b_params`) | the parameter, the rule it breaks, the closest known name; nothing written |
+| 10 | dicts and lists as text (`-p data_args "{'n_train': 256}"`, `-p lr_decay_epochs "[1]"`), `deterministic`, `momentum 0.0` | they work, and explicit values are kept |
+| 11-19 | CIFAR-100 pickles that load but hold float pixels, rows of 1024 bytes, one label too few, coarse labels of another length, shifted, negative or float labels, a class never trained, all-black images | the file and what is wrong with it, and the fix that works (delete the folder, load again) |
+| 20 | a truncated `cifar-100-python.tar.gz` placed by hand | "is there but is not the official archive" |
+| 21 | wrong labels through `10_train` | the file's sentence, before any checkpoint |
+| 22-23 | a BatchNorm buffer overflows in epoch 2 (finite loss); `lr=1e5` diverges in epoch 1 | the tensor, and the truth about what is kept (epoch 1's files / nothing) |
+| 24-25 | the teacher file or the CIFAR-100 files replaced after a run finished | refused, naming the file, with both ways out; `force_reuse=True` reuses |
+| 26 | a truncated `checkpoint.pt` | said, and the run restarts from epoch 0 (same result) |
+| 27 | truncated `result.json` and `metrics.jsonl` | history read from the checkpoint; the result rewritten from it |
+| 28 | the synthetic teacher's file deleted, then truncated | rebuilt from its run, byte for byte |
+| 29 | temporary files of a killed write in a run folder | removed on the next run, which says "resuming … from epoch 1 of 2" |
+| 30-32 | a second process holds the run's lock; its holder is killed with SIGKILL; a lock asked for without waiting | waits, naming the holder; taken over; the holder's pid in one sentence |
+| 33-37 | `out_dir` is a file; disk full, permission denied, read-only file system; a full disk inside `torch.save` | one sentence each ("the disk is full") |
+| 38 | truncated `student_best.pth` / `student_final.pth` | best: cannot be rebuilt, use final; final: the advice, followed literally, works |
+| 39-41 | divergence, `out_dir` a file, a changed teacher (then `-p force_reuse True`) through papermill | the same sentences in the notebook |
+
+A truncated teacher-logit cache (rebuilt, and said) is checked in `nbs/04b_cache.ipynb`; a kill -9 after an epoch and
+the bit-identical resume in `tests/test_train.py`.
 """
 import ast, json, os, pickle, re, signal, subprocess, sys, time, warnings
 from pathlib import Path
@@ -94,17 +96,13 @@ PARAMETER_CASES = [
     ('explicit 0 is not the default', '10_train', dict(epochs=0), 'Parameter epochs must be an integer >= 1'),
     ('a word for a flag', '10_train', dict(compile='yes'), "Parameter compile must be True or False, got 'yes'"),
     ('a dict that does not parse', '10_train', dict(method_args='{beta: [1'), 'Parameter method_args must be a dict'),
-    ('a float count', '10_train', dict(batch_size=64.0), 'Parameter batch_size must be an integer >= 1, got 64.0'),
     ('bad synthetic knob as text', '10_train', {**TINY, 'data_args': "{'n_train': 10.5}"},
      'Synthetic data knob n_train must be an integer >= 0, got 10.5'),
     ('unknown table', '20_reproduce', dict(table='main_T9'), "got 'main_T9' (str) (did you mean"),
-    ('zero seeds', '20_reproduce', dict(seeds=0), 'Parameter seeds must be an integer >= 1 or None'),
     ('typo in a train_args key', '20_reproduce', dict(train_args={'precison': 'bf16'}),
      "unknown key 'precison' (did you mean 'precision'?)"),
     ('zero histogram bins', '21_figures', dict(bins=0), 'Parameter bins must be an integer >= 2 or None'),
-    ('unknown checkpoint kind', '21_figures', dict(which='last'), "Parameter which must be one of 'best', 'final'"),
     ('typo in explore', '30_explore', dict(taus=4), "Unknown parameter 'taus' (did you mean 'tau'?)"),
-    ('a bool for ddof', '30_explore', dict(ddof=True), 'Parameter ddof must be one of 0, 1, got True (bool)'),
 ]
 
 
@@ -410,19 +408,10 @@ def test_papermill_out_dir_that_is_a_file(tmp_path):
 
 
 def test_papermill_refuses_a_run_whose_teacher_changed_unless_forced(tmp_path):
-    papermill(tmp_path, '10_train', out_dir=str(tmp_path / 'runs'), **TINY)
+    fit(method='kd', logit_stand=True, teacher='resnet8', student='resnet8', out_dir=str(tmp_path / 'runs'), progress=False,
+        **TINY)                                                 # the run the notebook's parameters name, trained here
     tfile = next((tmp_path / 'runs').glob('vanilla-resnet8-*/teacher/resnet8_vanilla/ckpt_epoch_240.pth'))
     torch.manual_seed(3); save_teacher(get_model('resnet8'), 'resnet8', tfile.parents[1])
     with pytest.raises(pm.PapermillExecutionError) as e: papermill(tmp_path, '10_train', out_dir=str(tmp_path / 'runs'), **TINY)
     assert 'was made from another teacher checkpoint' in e.value.evalue and '-p force_reuse True' in e.value.evalue
     papermill(tmp_path, '10_train', out_dir=str(tmp_path / 'runs'), force_reuse=True, **TINY)
-
-
-def test_damaged_teacher_logit_cache_is_rebuilt(tmp_path):
-    c = config(tmp_path, epochs=1, teacher_cache=True, data_args=dict(n_train=100, n_test=100))
-    fit(c, progress=False)
-    table = next((tmp_path / 'runs' / 'teacher_cache').glob('teacher-logits-*.pt'))
-    truncate(table)
-    with pytest.warns(UserWarning, match='teacher-logit cache .* is unreadable .*rebuilding it'):
-        fit(resolve_config(c, seed=1), progress=False)
-    assert_nothing_poisoned(tmp_path / 'runs')

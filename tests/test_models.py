@@ -131,7 +131,7 @@ def test_compiled_model_saves_plain_keys(tmp_path):
 def test_save_is_atomic(tmp_path, monkeypatch):
     path = save_teacher(get_model('resnet8'), 'resnet8', tmp_path)
     before = path.read_bytes()
-    def crash(obj, f): open(f, 'wb').write(b'half'); raise KeyboardInterrupt
+    def crash(obj, f): f.write(b'half'); raise KeyboardInterrupt          # save_teacher hands torch.save a file
     monkeypatch.setattr(torch, 'save', crash)
     with pytest.raises(KeyboardInterrupt): save_teacher(get_model('resnet8'), 'resnet8', tmp_path)
     assert path.read_bytes() == before and sorted(os.listdir(path.parent)) == ['ckpt_epoch_240.pth']
