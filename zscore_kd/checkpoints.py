@@ -12,13 +12,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .files import atomic_write
+from .files import atomic_write, home_path
 from .models import get_model
 
 # %% ../nbs/03c_checkpoints.ipynb #a4cf99ae
 def teacher_path(name: str, root='data/teachers') -> Path:  # root: folder holding `<name>_vanilla/` folders
     "Where `save_teacher` writes the teacher `name`: `<root>/<name>_vanilla/ckpt_epoch_240.pth`."
-    return Path(root) / f'{name}_vanilla' / 'ckpt_epoch_240.pth'
+    return home_path(root) / f'{name}_vanilla' / 'ckpt_epoch_240.pth'
 
 def find_teacher(name: str, root='data/teachers') -> Path | None:
     "The teacher checkpoint of `name` under `root` (or the archive's `cifar_teachers/` below it), or None."
@@ -31,7 +31,7 @@ def _strip(state):
         if state and all(k.startswith(prefix) for k in state): state = {k[len(prefix):]: v for k, v in state.items()}
     return state
 
-# %% ../nbs/03c_checkpoints.ipynb #3bfc052e
+# %% ../nbs/03c_checkpoints.ipynb #02dce16f
 def first_nonfinite(state, prefix: str = '') -> str | None:
     "Name of the first floating tensor in a (nested) state that holds NaN or inf, or None."
     if isinstance(state, torch.Tensor):
@@ -57,8 +57,8 @@ def save_teacher(model: nn.Module, name: str, root='data/teachers',
 # %% ../nbs/03c_checkpoints.ipynb #63df3b3f
 def _missing(name, root):
     "Sentence for a teacher checkpoint that is not there, with the two ways to get one."
-    return (f"No teacher checkpoint for {name!r} in {root} (nor in its cifar_teachers/): unpack `cifar_teachers.tar` of the "
-            f"mdistiller GitHub release \"checkpoints\" into {root}, or train one (`-p method vanilla -p student {name} -p dataset "
+    return (f"No teacher checkpoint for {name!r} in {home_path(root)} (nor in its cifar_teachers/): unpack `cifar_teachers.tar` of the "
+            f"mdistiller GitHub release \"checkpoints\" there, or train one (`-p method vanilla -p student {name} -p dataset "
             f"cifar100`) and pass its run folder's `teacher` subfolder as teacher_root.")
 
 def _read(path):

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 from .zscore import stand_mode
-from .files import FolderLock, atomic_write, file_fingerprint, remove_temp_files, same_file
+from .files import FolderLock, atomic_write, file_fingerprint, remove_temp_files, same_file, home_path
 from .models import get_model, list_models
 from .methods import METHODS, get_method, check_method
 from .recipes import paper_recipe, default_lr
@@ -124,7 +124,7 @@ def resolve_config(config: RunConfig = None, *, check_device: bool = True, **par
     c.lr_decay_epochs = tuple(c.lr_decay_epochs) if c.lr_decay_epochs is not None else tuple(round(c.epochs * f) for f in (0.625, 0.75, 0.875))
     c.method_args, c.data_args, c.student_args = dict(c.method_args or {}), dict(c.data_args or {}), dict(c.student_args or {})
     _check_data_args(c); _check_models_args(c)
-    c.out_dir, c.data_root, c.teacher_root = (str(Path(p).resolve()) for p in (c.out_dir, c.data_root, c.teacher_root))
+    c.out_dir, c.data_root, c.teacher_root = (str(home_path(p).resolve()) for p in (c.out_dir, c.data_root, c.teacher_root))
     _need(not Path(c.out_dir).is_file(), f'out_dir {c.out_dir} is a file, not a folder; pass a folder (it is created if missing).')
     c.device = _resolve_device(c.device, check_device)  # check_device=False: plan a GPU sweep on a machine without one
     build_method(c)  # unknown or bad method_args fail here, before any work
@@ -175,7 +175,7 @@ class RunDir:
         "A student in mdistiller's layout {'model': state_dict} (plus epoch and accuracy): student_best / student_final."
         save_atomic({'model': model.state_dict(), 'epoch': epoch, 'accuracy': top1}, self.path / f'student_{kind}.pth')
 
-# %% ../nbs/06a_runs.ipynb #a9bb9ea9
+# %% ../nbs/06a_runs.ipynb #2b12f260
 def _read_checkpoint(self: RunDir):
     "(checkpoint dict, None), or (None, what is wrong with it)."
     try: ck = torch.load(self.path / 'checkpoint.pt', map_location='cpu', weights_only=True)
@@ -207,7 +207,7 @@ def _history(self: RunDir) -> list:
 
 RunDir._read_checkpoint, RunDir.load_checkpoint, RunDir.history = _read_checkpoint, _load_checkpoint, _history
 
-# %% ../nbs/06a_runs.ipynb #13cbb171
+# %% ../nbs/06a_runs.ipynb #b0b97584
 def input_files(c: RunConfig, teacher_file=None) -> dict:
     "The files a run reads that its config does not pin down, by role: its teacher checkpoint and its CIFAR-100 files."
     files = {'teacher checkpoint': teacher_file}
@@ -245,7 +245,7 @@ RunDir.record_inputs, RunDir.changed_input, RunDir.check_reuse = _record_inputs,
 def registry(out_dir='runs') -> list:
     "Every run folder under `out_dir`: hash, settings, progress, accuracy and speed."
     rows = []
-    for f in sorted(Path(out_dir).glob('*/config.json')):
+    for f in sorted(home_path(out_dir).glob('*/config.json')):
         c, path = read_json(f), f.parent
         if c is None: continue                                     # a damaged config.json: not a run this registry can show
         res = read_json(path / 'result.json')
@@ -259,4 +259,4 @@ def registry(out_dir='runs') -> list:
 
 def teacher_caches(out_dir='runs') -> list:
     "The teacher-logit tables under `out_dir/teacher_cache`, each shared by every student of its teacher: file and GiB."
-    return [dict(file=p.name, gib=p.stat().st_size / 2**30) for p in sorted((Path(out_dir) / 'teacher_cache').glob('*.pt'))]
+    return [dict(file=p.name, gib=p.stat().st_size / 2**30) for p in sorted((home_path(out_dir) / 'teacher_cache').glob('*.pt'))]
