@@ -14,7 +14,7 @@ from .recipes import load_csv, parse_number
 
 # %% ../nbs/06b_paper.ipynb #e9a755da
 NO_IMAGENET = 'not runnable by this trainer: it has no ImageNet pipeline (224-px data, torchvision teachers, batch 512); planned only'
-NO_VIT = 'not runnable by this trainer: it has no ViT students nor the pycls ResNet-56 teacher (SPEC §8); planned only'
+NO_VIT = 'not runnable by this trainer: it has no ViT students nor the pycls ResNet-56 teacher (supplement §3.4); planned only'
 
 @dataclass(frozen=True)
 class Table:
