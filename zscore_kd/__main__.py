@@ -26,3 +26,15 @@ if __name__ == '__main__': sys.exit(main())
 import sys
 from .cli import main
 if __name__ == '__main__': sys.exit(main())
+
+# %% ../nbs/07a_cli.ipynb #ba307e4d
+#| eval: false
+import sys
+from .cli import main
+if __name__ == '__main__': sys.exit(main())
+
+# %% ../nbs/07a_cli.ipynb #ba307e4d
+#| eval: false
+import sys
+from .cli import main
+if __name__ == '__main__': sys.exit(main())

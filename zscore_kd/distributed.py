@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['Dist', 'torchrun_env', 'rank_device', 'init_distributed', 'local_batch', 'all_sum', 'broadcast_buffers', 'barrier',
-           'wrap_ddp']
+           'Views', 'wrap_ddp']
 
 # %% ../nbs/06c_distributed.ipynb #09ff0005
 import os
@@ -69,9 +69,14 @@ def barrier(d: Dist):
     "Wait for every rank (e.g. until rank 0 has written a file the others read)."
     if d.enabled: dist.barrier()
 
+class Views(nn.Module):
+    "`model` applied to each view of a batch in one call, so MLKD's two views are one DDP forward."
+    def __init__(self, model: nn.Module): super().__init__(); self.model = model
+    def forward(self, xs: list) -> list: return [self.model(x) for x in xs]
+
 def wrap_ddp(model: nn.Module, d: Dist, sync_bn: bool = False) -> nn.Module:
-    "The model to train with: DDP around `model` (SyncBatchNorm first if `sync_bn`), or `model` itself in a plain run."
-    if not d.enabled: return model
-    if sync_bn: model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    "What the training step calls on its list of views: `Views(model)`, inside DDP under torchrun (SyncBatchNorm if `sync_bn`)."
+    if not d.enabled: return Views(model)
+    if sync_bn: nn.SyncBatchNorm.convert_sync_batchnorm(model)  # swaps the BatchNorm layers inside `model` in place
     cuda = next(model.parameters()).device.type == 'cuda'
-    return DistributedDataParallel(model, device_ids=[d.local_rank] if cuda else None)
+    return DistributedDataParallel(Views(model), device_ids=[d.local_rank] if cuda else None)

@@ -16,10 +16,13 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 import zscore_kd
-from .models import load_teacher, save_teacher, get_model
+from .models import load_teacher, save_teacher
+from .models.imagenet import load_imagenet_teacher, teacher_file
 from .data import load_dataset, DeviceLoader
+from .imagefolder import ImageFolderData, FolderLoader
+from .distributed import Dist, init_distributed, rank_device, local_batch, all_sum, broadcast_buffers, barrier, wrap_ddp
 from .cache import TeacherCache
-from .runs import RunConfig, RunDir, resolve_config, build_method, write_json
+from .runs import RunConfig, RunDir, resolve_config, build_method, build_model, write_json
 
 # %% ../nbs/07_train.ipynb #612240fc
 def lr_at(c: RunConfig, epoch: int) -> float:
@@ -48,8 +51,8 @@ def seed_everything(c: RunConfig):
 
 # %% ../nbs/07_train.ipynb #3d6bb4ad
 @torch.no_grad()
-def evaluate(model, loader, autocast) -> dict:
-    "Test loss, top-1 and top-5 accuracy (%) of `model` on every batch of `loader`."
+def evaluate(model, loader, autocast, dist: Dist = Dist()) -> dict:
+    "Test loss, top-1 and top-5 accuracy (%) of `model` on every batch of `loader`, summed over the ranks of `dist`."
     model.eval()
     sums = None
     for b in loader.epoch(0):
@@ -57,7 +60,7 @@ def evaluate(model, loader, autocast) -> dict:
         hits = logits.topk(min(5, logits.shape[1]), dim=1).indices == b['y'][:, None]
         s = torch.stack([F.cross_entropy(logits, b['y'], reduction='sum'), hits[:, 0].sum(), hits.any(1).sum(), torch.tensor(len(b['y']), device=logits.device)])
         sums = s if sums is None else sums + s
-    loss, top1, top5, n = sums.tolist()
+    loss, top1, top5, n = all_sum(sums, dist).tolist()
     return dict(test_loss=loss / n, test_top1=100 * top1 / n, test_top5=100 * top5 / n)
 
 # %% ../nbs/07_train.ipynb #e68cedfe
@@ -67,8 +70,12 @@ def teacher_config(c: RunConfig) -> RunConfig:
                                          'channels_last', 'compile', 'cuda_graphs', 'deterministic', 'out_dir')}
     return resolve_config(method='vanilla', student=c.teacher, epochs=c.teacher_epochs or c.epochs, seed=0, check_device=False, **shared)
 
-def get_teacher(c: RunConfig, num_classes: int, progress: bool):
-    "The frozen teacher of `c` (eval mode) and its archive root: the cifar_teachers archive, or a cached vanilla run."
+def get_teacher(c: RunConfig, num_classes: int, progress: bool, dist: Dist = Dist()):
+    "The frozen teacher of `c` (eval mode) and its root: the cifar_teachers archive, a cached vanilla run, or torchvision's cache."
+    if c.dataset == 'imagenet':  # rank 0 first: it downloads a missing file once, then the others read it
+        teacher = load_imagenet_teacher(c.teacher, num_classes) if dist.main else None
+        barrier(dist)
+        return teacher or load_imagenet_teacher(c.teacher, num_classes, download=False), teacher_file(c.teacher).parent
     root = Path(c.teacher_root)
     if c.dataset == 'synthetic':
         tc = teacher_config(c)
@@ -97,19 +104,20 @@ class TrainingDiverged(RuntimeError): "A non-finite training loss; the last good
 
 class Learner:
     "One student in training: model, method, optimizer, metrics, run folder."
-    def __init__(self, c: RunConfig, num_classes: int, teacher_info: dict = None):
-        self.c, self.run, dev = c, RunDir(c), torch.device(c.device)
+    def __init__(self, c: RunConfig, num_classes: int, teacher_info: dict = None, dist: Dist = Dist()):
+        self.c, self.run, self.dist, dev = c, RunDir(c), dist, torch.device(c.device)
         torch.manual_seed(c.seed)  # the same initial weights whether trained alone or in a group
-        self.model = get_model(c.student, num_classes).to(dev, memory_format=torch.channels_last if c.channels_last else torch.preserve_format)
+        self.model = build_model(c, num_classes).to(dev, memory_format=torch.channels_last if c.channels_last else torch.preserve_format)
+        ddp = wrap_ddp(self.model, dist, c.sync_bn)  # under torchrun: DDP (rank 0's weights), SyncBN if asked
         self.method = build_method(c).to(dev)
         graphs = c.cuda_graphs and dev.type == 'cuda'  # fused SGD with a device-tensor lr is capturable
         self.opt = torch.optim.SGD(list(self.model.parameters()) + self.method.extra_parameters(), momentum=c.momentum,
                                    lr=torch.tensor(c.lr, device=dev) if graphs else c.lr, weight_decay=c.weight_decay, fused=graphs or None)
-        self.forward = torch.compile(self.model, mode='max-autotune-no-cudagraphs') if c.compile else self.model
-        self.autocast, self.sums = autocast_for(c), torch.zeros(3, device=dev)
+        self.forward = torch.compile(ddp, mode='max-autotune-no-cudagraphs') if c.compile else ddp
+        self.autocast, self.sums = autocast_for(c), torch.zeros(4, device=dev)  # loss × n, correct, non-finite, n
         self.epoch, self.best, self.history = 0, None, []
         if (ck := self.run.load_checkpoint()) is not None: self.load(ck)
-        write_json(self.run.path / 'config.json', {'hash': self.run.hash, **dataclasses.asdict(c), 'teacher_info': teacher_info})
+        if dist.main: write_json(self.run.path / 'config.json', {'hash': self.run.hash, **dataclasses.asdict(c), 'teacher_info': teacher_info})
 
     def state(self) -> dict:
         return dict(epoch=self.epoch, best=self.best, history=self.history, model=self.model.state_dict(),
@@ -123,14 +131,16 @@ class Learner:
 def _step(self, xs: list, y, teacher):
     "One SGD step on the views `xs` of a batch; loss, correct count and non-finite flag accumulate on the device."
     with self.autocast():
-        logits = [self.forward(x) for x in xs]
+        logits = self.forward(xs)  # one call for all views (one DDP step)
         loss = sum(self.method(logits, teacher, y).values())
     self.opt.zero_grad(set_to_none=True)
     loss.backward()
+    for p in self.method.extra_parameters() if self.dist.enabled else []:  # CTKD's temperature: outside DDP, average by hand
+        if p.grad is not None: all_sum(p.grad, self.dist).div_(self.dist.world)
     self.opt.step()
     with torch.no_grad():
         loss = loss.detach().float()
-        self.sums += torch.stack([loss * len(y), (logits[0].argmax(1) == y).sum().float(), (~loss.isfinite()).float()])
+        self.sums += torch.stack([loss * len(y), (logits[0].argmax(1) == y).sum().float(), (~loss.isfinite()).float(), torch.full_like(loss, len(y))])
 Learner.step = _step
 
 # %% ../nbs/07_train.ipynb #df12fc82
@@ -138,18 +148,19 @@ def _begin_epoch(self, epoch: int):
     set_lr(self.opt, lr_at(self.c, epoch)); self.method.set_epoch(epoch)
     self.model.train(); self.sums.zero_()
 
-def _end_epoch(self, epoch: int, test_loader, seconds: float, n_train: int) -> dict:
-    "Read the epoch's metrics, evaluate, record, checkpoint; stop on a non-finite loss."
-    loss, correct, bad = self.sums.tolist()
+def _end_epoch(self, epoch: int, test_loader, seconds: float) -> dict:
+    "Read the epoch's metrics (summed over ranks), evaluate, record, checkpoint (rank 0); stop on a non-finite loss."
+    loss, correct, bad, n_train = all_sum(self.sums.clone(), self.dist).tolist()
+    broadcast_buffers(self.model, self.dist)  # every rank evaluates (and rank 0 saves) rank 0's BatchNorm statistics
     if bad: raise TrainingDiverged(f'The training loss became non-finite in epoch {epoch} of {self.run.path}; the checkpoint of epoch '
                                    f'{self.epoch} is kept — lower lr or kd_weight (a new run), or inspect the data.')
     rec = dict(epoch=epoch, lr=lr_at(self.c, epoch), train_loss=loss / n_train, train_top1=100 * correct / n_train,
-               **evaluate(self.model, test_loader, self.autocast), seconds=seconds, images_per_s=n_train / seconds, **self.method.extra_state())
+               **evaluate(self.model, test_loader, self.autocast, self.dist), seconds=seconds, images_per_s=n_train / seconds, **self.method.extra_state())
     self.epoch = epoch; self.history.append(rec)
     if self.best is None or rec['test_top1'] >= self.best['top1']:  # mdistiller keeps the latest of equal bests
         self.best = dict(epoch=epoch, top1=rec['test_top1'], top5=rec['test_top5'])
-        self.run.save_student('best', self.model, epoch, rec['test_top1'])
-    self.run.save_checkpoint(self.state(), self.history)
+        if self.dist.main: self.run.save_student('best', self.model, epoch, rec['test_top1'])
+    if self.dist.main: self.run.save_checkpoint(self.state(), self.history)
     return rec
 Learner.begin_epoch, Learner.end_epoch = _begin_epoch, _end_epoch
 
@@ -166,15 +177,16 @@ def environment() -> dict:
                 git_commit=commit, git_dirty=hashlib.sha1(diff.encode()).hexdigest()[:12] if diff else None)
 
 def _finish(self, teacher_info: dict) -> dict:
-    "Write student_final.pth, the teacher archive copy of a vanilla run, and result.json (last: it marks the run done)."
+    "Write student_final.pth, the teacher archive copy of a vanilla run, and result.json (last: it marks the run done); rank 0 only."
     h, last = self.history, self.history[-1]
+    if not self.dist.main: return None
     self.run.save_student('final', self.model, last['epoch'], last['test_top1'])
     if self.c.method == 'vanilla': save_teacher(self.model, self.c.student, self.run.path / 'teacher', epoch=last['epoch'], accuracy=last['test_top1'])
     steady = h[1:] or h
     result = dict(hash=self.run.hash, run_dir=str(self.run.path), config=dataclasses.asdict(self.c), method=self.method.hparams,
                   teacher=teacher_info, final=dict(epoch=last['epoch'], top1=last['test_top1'], top5=last['test_top5']), best=self.best,
                   wall_time_s=sum(r['seconds'] for r in h), first_epoch_s=h[0]['seconds'],
-                  train_images_per_s=sum(r['images_per_s'] for r in steady) / len(steady), epochs=len(h), env=environment())
+                  train_images_per_s=sum(r['images_per_s'] for r in steady) / len(steady), epochs=len(h), world_size=self.dist.world, env=environment())
     write_json(self.run.path / 'result.json', result)
     return result
 Learner.finish = _finish
@@ -258,19 +270,28 @@ def fit_group(configs: list, progress: bool = True) -> list:
     return [RunDir(c).result() for c in cs]
 
 # %% ../nbs/07_train.ipynb #032f660c
+def _loaders(data, c: RunConfig, views: int, dist: Dist):
+    "This rank's train and test loaders: device-resident images (CIFAR, synthetic), or an ImageFolder read from disk."
+    kw = dict(device=c.device, channels_last=c.channels_last, rank=dist.rank, world=dist.world)
+    b = local_batch(c.batch_size, dist)  # the global batch split over the ranks, lr unchanged
+    if isinstance(data, ImageFolderData):  # test batch 128: mdistiller's ImageNet TEST.BATCH_SIZE
+        return FolderLoader(data, True, b, seed=c.seed, strong=views == 2, **kw), FolderLoader(data, False, 128, **kw)
+    return (DeviceLoader(data.train_x, data.train_y, b, seed=c.seed, strong=views == 2, **kw),
+            DeviceLoader(data.test_x, data.test_y, 500, shuffle=False, augment=False, **kw))
+
 def _train(cs: list, progress: bool):
-    c0 = cs[0]
+    dist = init_distributed(cs[0].device)  # under torchrun: join the group; each rank on its own GPU
+    cs = [dataclasses.replace(c, device=rank_device(c.device, dist)) for c in cs]; c0 = cs[0]
     seed_everything(c0)
     data = load_dataset(c0.dataset, root=c0.data_root, **c0.data_args)  # a missing dataset fails here, before any work
-    teacher, teacher_root = get_teacher(c0, data.num_classes, progress) if c0.teacher else (None, None)
+    teacher, teacher_root = get_teacher(c0, data.num_classes, progress, dist) if c0.teacher else (None, None)
     teacher_info = dict(name=c0.teacher, root=_relative(teacher_root, c0.out_dir)) if teacher else None
-    data = data.to(c0.device)
-    learners = [Learner(c, data.num_classes, teacher_info) for c in cs]
+    data, progress = data.to(c0.device), progress and dist.main
+    learners = [Learner(c, data.num_classes, teacher_info, dist) for c in cs]
     views = learners[0].method.views
-    loader = DeviceLoader(data.train_x, data.train_y, c0.batch_size, seed=c0.seed, strong=views == 2, device=c0.device, channels_last=c0.channels_last)
-    test = DeviceLoader(data.test_x, data.test_y, 500, shuffle=False, augment=False, device=c0.device, channels_last=c0.channels_last)
-    if teacher is not None and c0.channels_last: teacher = teacher.to(memory_format=torch.channels_last)
-    teacher_fn = teacher_logits_fn(teacher, c0, data.train_x, views, progress)
+    loader, test = _loaders(data, c0, views, dist)
+    if teacher is not None: teacher = teacher.to(c0.device, memory_format=torch.channels_last if c0.channels_last else torch.preserve_format)
+    teacher_fn = teacher_logits_fn(teacher, c0, getattr(data, 'train_x', None), views, progress)
     steps = (StepGraphs if c0.cuda_graphs and torch.device(c0.device).type == 'cuda' else EagerSteps)(learners, teacher_fn)
     first, last = min(L.epoch for L in learners) + 1, max(c.epochs for c in cs)
     for epoch in tqdm(range(first, last + 1), desc=f'{c0.method} {c0.student}' + (f' +{len(cs) - 1}' if len(cs) > 1 else ''), disable=not progress):
@@ -281,7 +302,8 @@ def _train(cs: list, progress: bool):
         if torch.device(c0.device).type == 'cuda': torch.cuda.synchronize()
         seconds = time.perf_counter() - start
         for L in active:
-            r = L.end_epoch(epoch, test, seconds, len(data.train_y))
+            r = L.end_epoch(epoch, test, seconds)
             if progress: tqdm.write(f"{L.run.path.name} epoch {epoch}/{L.c.epochs}: loss {r['train_loss']:.3f}  train {r['train_top1']:.1f}%  "
                                     f"test {r['test_top1']:.2f}% (top-5 {r['test_top5']:.2f}%)  {r['images_per_s']:.0f} img/s")
     for L in learners: L.finish(teacher_info)
+    barrier(dist)  # the other ranks return once rank 0 has written result.json
