@@ -12,5 +12,6 @@ pip download -q -d wh312 --python-version 3.12 --only-binary=:all: --no-deps \
   jsonschema-specifications referencing rpds-py attrs traitlets pyzmq tornado comm debugpy psutil nest-asyncio \
   matplotlib-inline decorator jedi parso pexpect ptyprocess prompt-toolkit wcwidth pygments stack-data executing \
   asttokens pure-eval entrypoints click pyyaml tenacity ansicolors requests urllib3 idna certifi charset-normalizer \
-  platformdirs packaging python-dateutil six submitit cloudpickle typing-extensions pytest pluggy iniconfig
+  platformdirs packaging python-dateutil six submitit cloudpickle typing-extensions pytest pluggy iniconfig \
+  timm==1.0.31
 ls wh312 | wc -l; du -sh wh312

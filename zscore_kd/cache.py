@@ -7,6 +7,7 @@ __all__ = ['tensor_digest', 'cache_key', 'build_logit_table', 'TeacherCache']
 
 # %% ../nbs/04b_cache.ipynb #b1607538
 import hashlib
+import warnings
 from pathlib import Path
 
 import torch
@@ -26,6 +27,17 @@ def cache_key(teacher: nn.Module, images: Tensor, precision: str) -> str:
     "Content hash naming a teacher's logit table: weights, images, precision."
     weights = tensor_digest(*teacher.state_dict().values())
     return hashlib.sha1(f'{weights}|{tensor_digest(images)}|{precision}|{NUM_VIEWS}'.encode()).hexdigest()[:16]
+
+# %% ../nbs/04b_cache.ipynb #9cd9a991
+def _read_table(path: Path, images: Tensor):
+    "The logit table saved at `path`, or None (with a warning) if it is unreadable, of the wrong shape or not finite."
+    try: t = torch.load(path, map_location=images.device, weights_only=True)
+    except Exception as e: t, why = None, f'unreadable ({type(e).__name__}: truncated or corrupt)'
+    else:
+        ok = isinstance(t, Tensor) and t.dim() == 3 and t.shape[:2] == (len(images), NUM_VIEWS)
+        why = None if ok and bool(t.isfinite().all()) else 'not a finite [images, 162, classes] table'
+    if why: warnings.warn(f'The teacher-logit cache {path} is {why}; rebuilding it.')
+    return None if why else t
 
 # %% ../nbs/04b_cache.ipynb #0c73def1
 @torch.no_grad()
@@ -57,7 +69,11 @@ class TeacherCache:
     def load_or_build(cls, teacher, images, folder, precision='fp32', **kwargs) -> 'TeacherCache':
         "Load the table for this teacher/images/precision from `folder`, or build and save it there."
         path = Path(folder) / f'teacher-logits-{cache_key(teacher, images, precision)}.pt'
-        if path.exists(): return cls(torch.load(path, map_location=images.device, weights_only=True))
-        table = build_logit_table(teacher, images, **kwargs)
-        atomic_write(path, lambda p: torch.save(table, p))
+        table = _read_table(path, images) if path.exists() else None
+        if table is None:
+            table = build_logit_table(teacher, images, **kwargs)
+            bad = (~table.isfinite().all(-1)).any(-1).sum().item()
+            if bad: raise ValueError(f'The teacher gives non-finite logits for {bad} of {len(images)} training images, so '
+                                     f'there is nothing sound to cache; check (or retrain) the teacher checkpoint.')
+            atomic_write(path, lambda p: torch.save(table, p))
         return cls(table)

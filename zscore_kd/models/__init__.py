@@ -22,11 +22,12 @@ from torch import nn
 from .cifar import ResNet, ResNetV2, WideResNet, VGG, MobileNetV2, ShuffleNetV1, ShuffleNetV2
 
 # %% ../../nbs/03a_zoo.ipynb #601ba741
-_MODELS = {}  # mdistiller name -> constructor(num_classes, **kwargs)
+_MODELS, _FAMILY = {}, {}  # name -> constructor(num_classes, **kwargs); name -> family
 
-def register(name: str):  # the mdistiller name, exact case
-    "Decorator: file a constructor in the CIFAR zoo under `name`."
-    def deco(fn): _MODELS[name] = fn; return fn
+def register(name: str,            # the mdistiller name, exact case
+             family: str = 'cifar'):  # 'cifar' (this zoo) or another family filed from its own notebook, e.g. 'vit'
+    "Decorator: file a constructor in the zoo under `name`, tagged with its `family`."
+    def deco(fn): _MODELS[name], _FAMILY[name] = fn, family; return fn
     return deco
 
 def _unknown(name, names, what):
@@ -44,9 +45,9 @@ def get_model(name: str,              # mdistiller name, e.g. 'resnet32x4', 'wrn
     if name not in _MODELS: raise ValueError(_unknown(name, _MODELS, 'CIFAR model'))
     return _MODELS[name](num_classes=num_classes, **kwargs)
 
-def list_models():
-    "Names of the CIFAR zoo, sorted (mdistiller case)."
-    return sorted(_MODELS)
+def list_models(family: str = 'cifar'):  # 'cifar', 'vit' (filed by `zscore_kd.models.vit`), or None for all
+    "Names of one family of the zoo, sorted (mdistiller case); the CIFAR zoo by default."
+    return sorted(n for n in _MODELS if family is None or _FAMILY[n] == family)
 
 # %% ../../nbs/03a_zoo.ipynb #b669d710
 _NARROW, _X4 = (16, 16, 32, 64), (32, 64, 128, 256)

@@ -1,0 +1,121 @@
+#!/usr/bin/env python
+"""DeiT-Ti training speed for the ViT table (supplement Table S4): augmentation on the GPU against the reference's
+timm-transform DataLoader, measured in the same run.
+
+    python benchmarks/vit_speed.py --out benchmarks/results/vit_h200     # on one H200 (~5 min)
+    python benchmarks/vit_speed.py --smoke --out /tmp/vit_speed           # a CPU smoke run of every measurement (~1 min)
+
+The workload is the recipe's: DeiT-Ti (distillation token) at 224 px from 32-px CIFAR-100-shaped images, batch 128,
+AdamW, KD+LS from a ResNet-56 teacher that sees the batch resized to 32 px (BatchNorm in training mode, as in the
+reference). Both paths run the same bf16, compiled step; they differ only in where the views are made:
+  fast:    uint8 images resident on the GPU, `vit_augment` there (crop-resize, flip, RandAugment, erasing);
+  classic: the reference's torch DataLoader of PIL images through timm's `create_transform` in worker processes.
+The goal is a 300-epoch run (50,000 × 300 images, plus a 10,000-image test pass per epoch) in 30 minutes or less.
+"""
+import argparse, json, os, platform, time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from zscore_kd.data import ImageData
+from zscore_kd.losses import kd_loss
+from zscore_kd.models import get_model
+from zscore_kd.models.vit import split_heads, vit_teacher_logits
+from zscore_kd.optim import make_optimizer
+from zscore_kd.vit_augment import ViTDeviceLoader, vit_classic_loader
+
+EPOCHS, TRAIN, TEST, GOAL_MIN = 300, 50_000, 10_000, 30.0
+
+def sync(device):
+    if device.type == 'cuda': torch.cuda.synchronize()
+
+def forever(loader, device):
+    "Batches of epochs 1, 2, ... of `loader`, on `device`."
+    e = 0
+    while True:
+        e += 1
+        for b in (loader.epoch(e) if isinstance(loader, ViTDeviceLoader) else loader):
+            yield b['x'].to(device, non_blocking=True), b['y'].to(device, non_blocking=True)
+
+def timed(fn, steps, warmup, device):
+    "Seconds per call of `fn` after `warmup` calls."
+    for _ in range(warmup): fn()
+    sync(device); start = time.perf_counter()
+    for _ in range(steps): fn()
+    sync(device)
+    return (time.perf_counter() - start) / steps
+
+def make_step(args, device):
+    "The KD+LS training step of DeiT-Ti (bf16 autocast and compile on a GPU) and the eval forward."
+    student, teacher = get_model('deit_ti', 100, img_size=args.img_size).to(device), get_model('resnet56').to(device)
+    opt = make_optimizer('adamw', student, lr=5e-4, weight_decay=0.05, lr_tensor_on=device if device.type == 'cuda' else None)
+    fwd, tfwd = (torch.compile(student), torch.compile(teacher)) if args.compile else (student, teacher)
+    amp = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == 'cuda')
+    def step(x, y):
+        student.train()
+        with amp():
+            t = vit_teacher_logits(tfwd, x)
+            ce, kd = split_heads(fwd(x))
+            loss = 0.5 * F.cross_entropy(ce, y) + 10.0 * kd_loss(kd.float(), t.float(), 3.0, logit_stand=True)
+        opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+    @torch.no_grad()
+    def evaluate(x):
+        student.eval()
+        with amp(): return fwd(x).argmax(1)
+    return step, evaluate
+
+def main(args):
+    device = torch.device('cpu' if args.smoke else 'cuda')
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    n_train, n_test = (64, 32) if args.smoke else (TRAIN, TEST)
+    data = ImageData(torch.randint(0, 256, (n_train, 3, 32, 32), dtype=torch.uint8, generator=g), torch.randint(0, 100, (n_train,), generator=g),
+                     torch.randint(0, 256, (n_test, 3, 32, 32), dtype=torch.uint8, generator=g), torch.randint(0, 100, (n_test,), generator=g), 100)
+    fast = ViTDeviceLoader(data.train_x, data.train_y, args.batch, device=device, img_size=args.img_size)
+    test = ViTDeviceLoader(data.test_x, data.test_y, args.test_batch, shuffle=False, drop_last=False, augment=False, device=device, img_size=args.img_size)
+    classic = vit_classic_loader(data, batch_size=args.batch, num_workers=args.workers, img_size=args.img_size)
+    step, evaluate = make_step(args, device)
+    steps, warm = args.steps, args.warmup
+    r = {}
+    for name, loader in (('fast', fast), ('classic', classic)):
+        it = forever(loader, device)
+        r[f'{name} views only'] = args.batch / timed(lambda: next(it), steps, warm, device)
+        r[f'{name} train step'] = args.batch / timed(lambda: step(*next(it)), steps, warm, device)
+    x, y = next(forever(fast, device))
+    r['step alone (one fixed batch)'] = args.batch / timed(lambda: step(x, y), steps, warm, device)
+    it = forever(test, device)
+    r['test forward'] = args.test_batch / timed(lambda: evaluate(next(it)[0]), steps, warm, device)
+    steps_per_epoch = TRAIN // 128
+    minutes = {k: EPOCHS * (steps_per_epoch * 128 / r[f'{k} train step'] + TEST / r['test forward']) / 60 for k in ('fast', 'classic')}
+    return r, minutes
+
+def report(args, r, minutes, out: Path):
+    env = dict(torch=torch.__version__, device=torch.cuda.get_device_name() if torch.cuda.is_available() and not args.smoke
+               else f'{platform.machine()} CPU', cpus=os.cpu_count(), workers=args.workers, compile=args.compile,
+               batch=args.batch, img_size=args.img_size, steps=args.steps, smoke=args.smoke)
+    ratio = r['fast train step'] / r['classic train step']
+    lines = ['| measurement | images/s |', '|---|---:|'] + [f'| {k} | {v:,.0f} |' for k, v in r.items()]
+    lines += ['', f'fast / classic training throughput: **×{ratio:.2f}**', '',
+              f"projected {EPOCHS} epochs (50,000 train + 10,000 test images each): fast {minutes['fast']:.1f} min, "
+              f"classic {minutes['classic']:.1f} min (goal ≤ {GOAL_MIN:.0f} min: {'met' if minutes['fast'] <= GOAL_MIN else 'not met'})",
+              '', 'environment: ' + ', '.join(f'{k}={v}' for k, v in env.items())]
+    out.mkdir(parents=True, exist_ok=True)
+    (out / 'results.md').write_text('\n'.join(lines) + '\n')
+    (out / 'results.json').write_text(json.dumps(dict(images_per_s=r, ratio=ratio, projected_minutes=minutes, env=env), indent=1) + '\n')
+    print('\n'.join(lines))
+
+if __name__ == '__main__':
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('--smoke', action='store_true', help='tiny CPU run of every measurement (CI)')
+    p.add_argument('--out', type=Path, default=Path('benchmarks/results/vit'))
+    p.add_argument('--steps', type=int, default=None); p.add_argument('--warmup', type=int, default=None)
+    p.add_argument('--workers', type=int, default=None, help='classic DataLoader workers (default: all cores but one)')
+    p.add_argument('--no-compile', dest='compile', action='store_false')
+    args = p.parse_args()
+    args.batch, args.test_batch, args.img_size = (8, 8, 32) if args.smoke else (128, 200, 224)
+    args.steps = args.steps or (2 if args.smoke else 60)
+    args.warmup = args.warmup or (1 if args.smoke else 15)
+    args.workers = args.workers if args.workers is not None else (0 if args.smoke else max(1, (os.cpu_count() or 2) - 1))
+    if args.smoke: args.compile = False
+    torch.set_float32_matmul_precision('high')
+    report(args, *main(args), args.out)
