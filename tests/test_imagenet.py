@@ -131,3 +131,15 @@ def test_resume_after_killing_a_rank(imagenet, two_ranks, tmp_path):
     res, hist = result(tmp_path)
     ref, ref_hist = two_ranks
     assert [h['epoch'] for h in hist] == [1, 2, 3] and scores(hist) == scores(ref_hist) and res['final'] == ref['final']
+
+
+def test_papermill_gpus_launches_torchrun(tmp_path):
+    "`-p gpus 2` makes 10_train start torchrun (two CPU processes here) and show its output; the run records world size 2."
+    import papermill as pm
+    out = tmp_path / 'ddp.ipynb'
+    pm.execute_notebook(str(ROOT / 'nbs' / '10_train.ipynb'), str(out), kernel_name='python3', cwd=str(ROOT / 'nbs'), progress_bar=False,
+                        parameters=dict(gpus=2, device='cpu', epochs=1, teacher_epochs=1, data_args={'n_train': 256, 'n_test': 128},
+                                        out_dir=str(tmp_path / 'runs')), execution_timeout=600)
+    res, hist = result(tmp_path / 'runs', 'kd-')
+    assert res['world_size'] == 2 and res['config']['world_size'] == 2 and [h['epoch'] for h in hist] == [1]
+    assert 'epoch 1/1' in json.dumps(json.loads(out.read_text())['cells'])  # torchrun's output followed in the notebook

@@ -38,3 +38,33 @@ if __name__ == '__main__': sys.exit(main())
 import sys
 from .cli import main
 if __name__ == '__main__': sys.exit(main())
+
+# %% ../nbs/07a_cli.ipynb #ba307e4d
+#| eval: false
+import sys
+from .cli import main
+if __name__ == '__main__': sys.exit(main())
+
+# %% ../nbs/07a_cli.ipynb #5fc1c392
+#| eval: false
+import sys
+from .cli import main
+if __name__ == '__main__': sys.exit(main())
+
+# %% ../nbs/07a_cli.ipynb #52529c7d
+#| eval: false
+import sys
+from .cli import main
+if __name__ == '__main__': sys.exit(main())
+
+# %% ../nbs/07a_cli.ipynb #9a4f439e
+#| eval: false
+import sys
+from .cli import main
+if __name__ == '__main__': sys.exit(main())
+
+# %% ../nbs/07a_cli.ipynb #9a4f439e
+#| eval: false
+import sys
+from .cli import main
+if __name__ == '__main__': sys.exit(main())
