@@ -68,3 +68,27 @@ if __name__ == '__main__': sys.exit(main())
 import sys
 from .cli import main
 if __name__ == '__main__': sys.exit(main())
+
+# %% ../nbs/07a_cli.ipynb #ce5a632f
+#| eval: false
+import sys
+from .cli import main
+if __name__ == '__main__': sys.exit(main())
+
+# %% ../nbs/07a_cli.ipynb #ce5a632f
+#| eval: false
+import sys
+from .cli import main
+if __name__ == '__main__': sys.exit(main())
+
+# %% ../nbs/07a_cli.ipynb #b9cd9635
+#| eval: false
+import sys
+from .cli import main
+if __name__ == '__main__': sys.exit(main())
+
+# %% ../nbs/07a_cli.ipynb #b9cd9635
+#| eval: false
+import sys
+from .cli import main
+if __name__ == '__main__': sys.exit(main())

@@ -6,7 +6,7 @@
 __all__ = ['TRAIN_NB', 'TRAIN_RULES', 'train_parameters', 'parse_value', 'build_parser', 'config_from_params', 'torchrun_command',
            'train_with_torchrun', 'main']
 
-# %% ../nbs/07a_cli.ipynb #a2f4f7bb
+# %% ../nbs/07a_cli.ipynb #95d9fbeb
 import argparse, ast, json, os, subprocess, sys
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from .runs import RunDir, resolve_config
 from .train import fit
 from .zscore import LOGIT_STAND_MODES
 
-# %% ../nbs/07a_cli.ipynb #98e48d68
+# %% ../nbs/07a_cli.ipynb #42e0a149
 TRAIN_NB = Path(zscore_kd.__file__).resolve().parents[1] / 'nbs' / '10_train.ipynb'  # the entry notebook of one run
 
 def train_parameters(path=TRAIN_NB) -> dict:
@@ -32,7 +32,7 @@ def train_parameters(path=TRAIN_NB) -> dict:
         out[node.targets[0].id] = (ast.literal_eval(node.value), rest.split('#', 1)[1].strip() if '#' in rest else '')
     return out
 
-# %% ../nbs/07a_cli.ipynb #726b7505
+# %% ../nbs/07a_cli.ipynb #bc628c39
 def parse_value(text: str):
     "A command-line value: a Python literal, else a JSON literal, else the string itself."
     for parse in (ast.literal_eval, json.loads):
@@ -52,13 +52,13 @@ def build_parser(path=TRAIN_NB) -> argparse.ArgumentParser:
         ap.add_argument(f'--{name}', type=parse_value, default=_default(default), metavar='VALUE', help=f'{help} (default: {default!r})')
     return ap
 
-# %% ../nbs/07a_cli.ipynb #9b8eb5a8
+# %% ../nbs/07a_cli.ipynb #ed875312
 TRAIN_RULES = dict(  # what each parameter of 10_train may be
     method=text(), logit_stand=one_of(True, False, *LOGIT_STAND_MODES), teacher=text(none=True), student=text(),
     base_temp=number(gt=0, none=True), kd_weight=number(gt=0, none=True), ce_weight=number(gt=0, none=True), method_args=mapping(),
     dataset=text(), data_root=text(), data_args=mapping(none=True), epochs=integer(1, none=True), teacher_epochs=integer(1, none=True),
-    batch_size=integer(1), lr=number(gt=0, none=True), lr_decay_epochs=sequence(integer(1), none=True), lr_decay_rate=number(gt=0),
-    momentum=number(ge=0), weight_decay=number(ge=0), seed=integer(0), deterministic=flag(), device=text(), precision=text(),
+    batch_size=integer(1, none=True), lr=number(gt=0, none=True), lr_decay_epochs=sequence(integer(1), none=True), lr_decay_rate=number(gt=0),
+    momentum=number(ge=0), weight_decay=number(ge=0, none=True), seed=integer(0), deterministic=flag(), device=text(), precision=text(),
     channels_last=flag(), compile=flag(), cuda_graphs=flag(), teacher_cache=flag(), teacher_root=text(), out_dir=text(),
     preset=one_of(None, 'paper'), sync_bn=flag(), gpus=integer(0))
 
@@ -71,7 +71,7 @@ def config_from_params(**params):
              teacher_epochs=if_none('teacher_epochs', 10), world_size=params.get('gpus') or None)
     return resolve_config(**p)
 
-# %% ../nbs/07a_cli.ipynb #ec9a9c80
+# %% ../nbs/07a_cli.ipynb #41d286f9
 def torchrun_command(params: dict, gpus: int, torchrun_args=()) -> list:
     "The torchrun command that trains `params` (10_train's parameters) on `gpus` processes per machine."
     args = [a for k, v in params.items() if k != 'gpus' for a in (f'--{k}', json.dumps(v) if not isinstance(v, str) else v)]

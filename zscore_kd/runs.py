@@ -36,12 +36,12 @@ class RunConfig:
     data_root: str = 'data'             # folder holding (or receiving) cifar-100-python/; ImageNet: holding train/ and val/
     data_args: dict = field(default_factory=dict)  # knobs of the synthetic dataset (04a_data) or of ImageNet (04c: crop_size, loader, workers)
     epochs: int = None                  # None: 240 (MLKD recipes: 480); ImageNet 100
-    batch_size: int = 64                # the global batch: under torchrun each of N processes takes batch_size / N
+    batch_size: int = None              # the global batch (None: 64; ImageNet 512); under torchrun each of N processes takes 1/N
     lr: float = None                    # None: 0.05; 0.01 for MobileNetV2/ShuffleV1/ShuffleV2; MLKD 0.025; ImageNet 0.2
     lr_decay_epochs: tuple = None       # lr × rate after these epochs; None: 150/180/210 scaled to `epochs` (ImageNet 30/60/90)
     lr_decay_rate: float = 0.1
     momentum: float = 0.9
-    weight_decay: float = 5e-4
+    weight_decay: float = None          # None: 5e-4; ImageNet 1e-4
     teacher_epochs: int = None          # synthetic data: epochs of the teacher trained on the fly (None: epochs)
     teacher_root: str = 'data/teachers' # the cifar_teachers archive: <root>/<name>_vanilla/ckpt_epoch_240.pth (ImageNet: torchvision's cache)
     seed: int = 0
@@ -134,8 +134,10 @@ def resolve_config(config: RunConfig = None, *, check_device: bool = True, **par
     if METHODS[c.method].needs_teacher: _check_model(c.teacher, f'teacher (method {c.method} distils from one)', c.dataset)
     else: c.teacher = c.teacher_epochs = None  # meaningless without a teacher: keep them out of the hash
     if c.preset == 'paper': c = _apply_preset(c)
+    imagenet = c.dataset == 'imagenet'  # mdistiller's ImageNet configs: batch 512, wd 1e-4, 100 epochs, lr 0.2, ÷10 at 30/60/90
+    c.batch_size = (512 if imagenet else 64) if c.batch_size is None else c.batch_size
+    c.weight_decay = (1e-4 if imagenet else 5e-4) if c.weight_decay is None else c.weight_decay
     _check_numbers(c)
-    imagenet = c.dataset == 'imagenet'  # mdistiller's ImageNet configs: 100 epochs, lr 0.2, ÷10 at 30/60/90
     c.epochs, c.lr = c.epochs or (100 if imagenet else 240), c.lr or (0.2 if imagenet else default_lr(c.method, c.student))
     decay = (0.3, 0.6, 0.9) if imagenet else (0.625, 0.75, 0.875)
     c.lr_decay_epochs = tuple(c.lr_decay_epochs) if c.lr_decay_epochs is not None else tuple(round(c.epochs * f) for f in decay)
