@@ -4,10 +4,10 @@
 
 # %% auto #0
 __all__ = ['TRAIN_NB', 'TRAIN_RULES', 'train_parameters', 'parse_value', 'build_parser', 'config_from_params', 'torchrun_command',
-           'train_with_torchrun', 'main']
+           'train_with_torchrun', 'main', 'config_params', 'torchrun_job']
 
-# %% ../nbs/07a_cli.ipynb #95d9fbeb
-import argparse, ast, json, os, subprocess, sys
+# %% ../nbs/07a_cli.ipynb #f8156794
+import argparse, ast, dataclasses, json, os, subprocess, sys
 from pathlib import Path
 
 import torch.distributed as dist
@@ -19,7 +19,7 @@ from .runs import RunDir, resolve_config
 from .train import fit
 from .zscore import LOGIT_STAND_MODES
 
-# %% ../nbs/07a_cli.ipynb #42e0a149
+# %% ../nbs/07a_cli.ipynb #513b1b4a
 TRAIN_NB = Path(zscore_kd.__file__).resolve().parents[1] / 'nbs' / '10_train.ipynb'  # the entry notebook of one run
 
 def train_parameters(path=TRAIN_NB) -> dict:
@@ -32,7 +32,7 @@ def train_parameters(path=TRAIN_NB) -> dict:
         out[node.targets[0].id] = (ast.literal_eval(node.value), rest.split('#', 1)[1].strip() if '#' in rest else '')
     return out
 
-# %% ../nbs/07a_cli.ipynb #bc628c39
+# %% ../nbs/07a_cli.ipynb #3f406ef9
 def parse_value(text: str):
     "A command-line value: a Python literal, else a JSON literal, else the string itself."
     for parse in (ast.literal_eval, json.loads):
@@ -52,7 +52,7 @@ def build_parser(path=TRAIN_NB) -> argparse.ArgumentParser:
         ap.add_argument(f'--{name}', type=parse_value, default=_default(default), metavar='VALUE', help=f'{help} (default: {default!r})')
     return ap
 
-# %% ../nbs/07a_cli.ipynb #ed875312
+# %% ../nbs/07a_cli.ipynb #3894ae3d
 TRAIN_RULES = dict(  # what each parameter of 10_train may be
     method=text(), logit_stand=one_of(True, False, *LOGIT_STAND_MODES), teacher=text(none=True), student=text(),
     base_temp=number(gt=0, none=True), kd_weight=number(gt=0, none=True), ce_weight=number(gt=0, none=True), method_args=mapping(),
@@ -71,7 +71,7 @@ def config_from_params(**params):
              teacher_epochs=if_none('teacher_epochs', 10), world_size=params.get('gpus') or None)
     return resolve_config(**p)
 
-# %% ../nbs/07a_cli.ipynb #41d286f9
+# %% ../nbs/07a_cli.ipynb #5fc1960f
 def torchrun_command(params: dict, gpus: int, torchrun_args=()) -> list:
     "The torchrun command that trains `params` (10_train's parameters) on `gpus` processes per machine."
     args = [a for k, v in params.items() if k != 'gpus' for a in (f'--{k}', json.dumps(v) if not isinstance(v, str) else v)]
@@ -102,3 +102,16 @@ def main(argv=None):
     finally:
         if dist.is_initialized(): dist.destroy_process_group()
     return 0
+
+# %% ../nbs/07a_cli.ipynb #5eaee22a
+def config_params(c) -> dict:
+    "`10_train` parameters that reproduce the resolved config `c`, with its world size as `gpus`."
+    p = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(c).items() if k != 'world_size'}
+    return {**p, 'gpus': c.world_size if c.world_size > 1 else 0}
+
+def torchrun_job(params: dict, nodes: int = 1, port: int = 29400) -> dict:
+    "In a submitit job (one task per node): this node's torchrun of the run `params`; several nodes meet on the first host."
+    import submitit
+    env = submitit.JobEnvironment()
+    rdzv = [f'--nnodes={nodes}', '--rdzv_backend=c10d', f'--rdzv_endpoint={env.hostnames[0]}:{port}', f'--rdzv_id={env.job_id}']
+    return train_with_torchrun(params, rdzv if nodes > 1 else (), quiet=True)
