@@ -98,3 +98,9 @@ if __name__ == '__main__': sys.exit(main())
 import sys
 from .cli import main
 if __name__ == '__main__': sys.exit(main())
+
+# %% ../nbs/07a_cli.ipynb #116e8280
+#| eval: false
+import sys
+from .cli import main
+if __name__ == '__main__': sys.exit(main())
