@@ -8,7 +8,7 @@ timm-transform DataLoader, measured in the same run.
 The workload is the recipe's: DeiT-Ti (distillation token) at 224 px from 32-px CIFAR-100-shaped images, batch 128,
 AdamW, KD+LS from a ResNet-56 teacher that sees the batch resized to 32 px (BatchNorm in training mode, as in the
 reference). Both paths run the same bf16, compiled step; they differ only in where the views are made:
-  fast:    uint8 images resident on the GPU, `vit_augment` there (crop-resize, flip, RandAugment, erasing);
+  fast:    uint8 images resident on the GPU, `vit_augment` there (crop-resize, flip, RandAugment, erasing), compiled;
   classic: the reference's torch DataLoader of PIL images through timm's `create_transform` in worker processes.
 The goal is a 300-epoch run (50,000 × 300 images, plus a 10,000-image test pass per epoch) in 30 minutes or less.
 """
@@ -71,7 +71,7 @@ def main(args):
     n_train, n_test = (64, 32) if args.smoke else (TRAIN, TEST)
     data = ImageData(torch.randint(0, 256, (n_train, 3, 32, 32), dtype=torch.uint8, generator=g), torch.randint(0, 100, (n_train,), generator=g),
                      torch.randint(0, 256, (n_test, 3, 32, 32), dtype=torch.uint8, generator=g), torch.randint(0, 100, (n_test,), generator=g), 100)
-    fast = ViTDeviceLoader(data.train_x, data.train_y, args.batch, device=device, img_size=args.img_size)
+    fast = ViTDeviceLoader(data.train_x, data.train_y, args.batch, device=device, img_size=args.img_size, compile=args.compile)
     test = ViTDeviceLoader(data.test_x, data.test_y, args.test_batch, shuffle=False, drop_last=False, augment=False, device=device, img_size=args.img_size)
     classic = vit_classic_loader(data, batch_size=args.batch, num_workers=args.workers, img_size=args.img_size)
     step, evaluate = make_step(args, device)

@@ -9,7 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from zscore_kd.models import get_model, list_models, load_teacher, save_teacher, teacher_path, count_params, count_macs
+from zscore_kd.models import get_model, list_models, count_params, count_macs
+from zscore_kd.checkpoints import load_teacher, save_teacher, teacher_path
 from zscore_kd.models.imagenet import get_imagenet_model, list_imagenet_models
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 from .data import NUM_VIEWS, crop_flip, normalize
-from .models import atomic_write
+from .files import atomic_write
 
 # %% ../nbs/04b_cache.ipynb #b87bc078
 def tensor_digest(*tensors: Tensor) -> str:

@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['METHODS', 'Method', 'Vanilla', 'KD', 'DKD', 'MLKD', 'CTKD', 'TAKD', 'ATKD', 'PTLoss', 'list_methods', 'check_method',
-           'get_method']
+           'get_method', 'DistillationHead']
 
 # %% ../nbs/05_methods.ipynb #e6d7d678
 import difflib
@@ -184,3 +184,20 @@ def get_method(name: str,  # a key of METHODS: vanilla, kd, dkd, mlkd, ctkd, tak
     elif kd_weight is not None: kw['kd_weight'] = kd_weight
     if base_temp is not None: kw['t_start' if cls is CTKD else 'temperature'] = base_temp
     return cls(**kw)
+
+# %% ../nbs/05_methods.ipynb #a4ea618c
+from .models.vit import split_heads
+
+# %% ../nbs/05_methods.ipynb #7fabbc69
+class DistillationHead(Method):
+    "Wrap a method for a two-head student (DeiT): its KD terms on the distillation logits, its CE on the class logits."
+    def __init__(self, inner: Method):
+        super().__init__(**inner.hparams)
+        self.inner, self.name, self.needs_teacher, self.views = inner, inner.name, inner.needs_teacher, inner.views
+    def set_epoch(self, epoch): self.inner.set_epoch(epoch)
+    def extra_state(self): return self.inner.extra_state()
+    def forward(self, student, teacher, y):
+        heads = [split_heads(s) for s in student]
+        out = self.inner([kd for _, kd in heads], teacher, y)
+        if 'loss_ce' in out: out['loss_ce'] = self.hparams['ce_weight'] * F.cross_entropy(heads[0][0], y)
+        return out

@@ -6,11 +6,10 @@
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'RAND_AUGMENT', 'RA_OPS', 'RA', 'FILL', 'FIXED', 'vit_train_transform',
            'vit_test_transform', 'resize_weights', 'resized_crop', 'to_pil', 'from_pil', 'sample_crops',
            'sample_rand_augment_inc', 'op_value', 'affine_bicubic', 'rand_augment_inc', 'sample_erase', 'random_erase',
-           'vit_augment', 'vit_test_view', 'ViTDeviceLoader', 'vit_classic_loader']
+           'sample_vit_draws', 'vit_views', 'vit_augment', 'vit_test_view', 'ViTDeviceLoader', 'vit_classic_loader']
 
 # %% ../nbs/04d_vit_augment.ipynb #6c48efdd
 import math
-from functools import lru_cache
 
 import torch
 import torchvision.transforms as T
@@ -172,12 +171,9 @@ def affine_bicubic(images, coeffs, fill=FILL):
     flat = images.double().flatten(2)
     tap = lambda yk, xk: flat.gather(2, (yk * W + xk).flatten(1)[:, None].expand(B, C, -1)).view(B, C, H, W)
     v = _cubic(*[_cubic(*[tap(yk, xk) for xk in xs], dx) for yk in ys], dy).clamp(0, 255).trunc().to(torch.uint8)
-    return torch.where(inside[:, None], v, _colour(tuple(fill), images.device))
-
-@lru_cache(maxsize=None)
-def _colour(rgb: tuple, device):
-    "An RGB colour as a uint8 1×3×1×1 tensor on `device`, made once (a copy per batch would synchronise)."
-    return torch.tensor(rgb, dtype=torch.uint8).view(1, -1, 1, 1).to(device)
+    ch = torch.arange(C, device=images.device).view(1, C, 1, 1)
+    colour = sum(torch.where(ch == i, c, 0) for i, c in enumerate(fill)).to(torch.uint8)  # no host copy per batch
+    return torch.where(inside[:, None], v, colour)
 
 # %% ../nbs/04d_vit_augment.ipynb #074e5ebd
 def rand_augment_inc(images, ops, apply, mags, signs):
@@ -204,39 +200,49 @@ def sample_erase(n: int, height: int, width: int, prob: float = 0.25, area=(0.02
     return (v[:, 0] <= prob) & ok.any(1), top.long(), left.long(), h.long(), w.long()
 
 # %% ../nbs/04d_vit_augment.ipynb #d09d5f3e
-def random_erase(x, erase, top, left, height, width, generator=None):
-    "Fill each chosen box of the float batch `x` with standard normal noise (timm's `mode='pixel'`)."
+def random_erase(x, erase, top, left, height, width, noise):  # noise: standard normal, shaped like x
+    "Fill each chosen box of the float batch `x` with standard normal noise per pixel (timm's `mode='pixel'`)."
     B, C, H, W = x.shape
     rows, cols = torch.arange(H, device=x.device).view(1, H, 1), torch.arange(W, device=x.device).view(1, 1, W)
     box = (erase.view(B, 1, 1) & (rows >= top.view(B, 1, 1)) & (rows < (top + height).view(B, 1, 1))
            & (cols >= left.view(B, 1, 1)) & (cols < (left + width).view(B, 1, 1)))
-    noise = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-    return torch.where(box[:, None], noise, x)
+    return torch.where(box[:, None], noise.to(x.dtype), x)
 
-# %% ../nbs/04d_vit_augment.ipynb #9c20dd1e
-def vit_augment(images, size: int = 224, generator=None):
-    "The reference's training view of each uint8 square image: crop-resize, flip, RandAugment, normalise, erase."
+# %% ../nbs/04d_vit_augment.ipynb #cdd71409
+def sample_vit_draws(images, size: int = 224, generator=None) -> dict:
+    "Every random draw of the training views of a uint8 batch of square images: crop, flip, RandAugment, erasing, noise."
     n, dev, side = len(images), images.device, check_images(images, size=None).shape[-1]
-    x = resized_crop(images, *sample_crops(n, side, generator=generator, device=dev), size,
-                     flip=_rand(generator, dev, n) < 0.5)
-    x = rand_augment_inc(x, *sample_rand_augment_inc(n, generator=generator, device=dev))
+    crop, flip = sample_crops(n, side, generator=generator, device=dev), _rand(generator, dev, n) < 0.5
+    ra, erase = sample_rand_augment_inc(n, generator=generator, device=dev), sample_erase(n, size, size, generator=generator, device=dev)
+    noise = torch.randn(n, 3, size, size, generator=generator, device=dev)
+    return dict(crop=crop, flip=flip, rand_augment=ra, erase=erase, noise=noise)
+
+def vit_views(images, draws: dict, size: int = 224):
+    "The training views for given draws: crop-resize, flip, RandAugment, normalise, erase (deterministic)."
+    x = rand_augment_inc(resized_crop(images, *draws['crop'], size, draws['flip']), *draws['rand_augment'])
     x = normalize(x, mean=IMAGENET_MEAN, std=IMAGENET_STD)
-    return random_erase(x, *sample_erase(n, size, size, generator=generator, device=dev), generator=generator)
+    return random_erase(x, *draws['erase'], noise=draws['noise'])
+
+# %% ../nbs/04d_vit_augment.ipynb #aadeb4e5
+def vit_augment(images, size: int = 224, generator=None, views=vit_views):  # views: vit_views, or a compiled copy
+    "The reference's training view of each uint8 square image: crop-resize, flip, RandAugment, normalise, erase."
+    return views(images, sample_vit_draws(images, size, generator), size)
 
 def vit_test_view(images, size: int = 224):
     "The reference's test view: bilinear resize to `size`², normalised."
     full, zero = torch.full((len(images),), images.shape[-1], device=images.device), torch.zeros(len(images), dtype=torch.long, device=images.device)
     return normalize(resized_crop(images, zero, zero, full, full, size, kind='bilinear'), mean=IMAGENET_MEAN, std=IMAGENET_STD)
 
-# %% ../nbs/04d_vit_augment.ipynb #22d979f9
+# %% ../nbs/04d_vit_augment.ipynb #abd64621
 class ViTDeviceLoader(DeviceLoader):
     "Batches of 224-px views of a uint8 32-px dataset kept on its device: the reference's training views or test view."
     def __init__(self, images, labels, batch_size=128, shuffle=True,
                  drop_last=True,      # the reference's training loader drops the last partial batch
                  seed=0, augment=True, device=None, channels_last=False, dtype=torch.float32,
-                 img_size: int = 224): # side of the views in pixels
+                 img_size: int = 224,  # side of the views in pixels
+                 compile: bool = False): # torch.compile the view-making (GPU: fuses the per-pixel work)
         super().__init__(images, labels, batch_size, shuffle, drop_last, seed, False, augment, device, channels_last, dtype)
-        self.img_size = img_size
+        self.img_size, self.views = img_size, torch.compile(vit_views, dynamic=False) if compile else vit_views
 
     def epoch(self, epoch):
         "Yield `epoch`'s batches as dicts with 'x' (views), 'y' and 'index'."
@@ -244,11 +250,11 @@ class ViTDeviceLoader(DeviceLoader):
         order = torch.randperm(n, generator=g, device=self.device) if self.shuffle else torch.arange(n, device=self.device)
         for k in range(len(self)):
             idx = order[k * self.batch_size:(k + 1) * self.batch_size]
-            x = vit_augment(self.images[idx], self.img_size, g) if self.augment else vit_test_view(self.images[idx], self.img_size)
+            x = vit_augment(self.images[idx], self.img_size, g, self.views) if self.augment else vit_test_view(self.images[idx], self.img_size)
             x = x.to(self.dtype)
             yield {'x': x.contiguous(memory_format=torch.channels_last) if self.channels_last else x, 'y': self.labels[idx], 'index': idx}
 
-# %% ../nbs/04d_vit_augment.ipynb #17190170
+# %% ../nbs/04d_vit_augment.ipynb #8c351fe1
 class _ViTPILDataset(Dataset):
     "A uint8 NCHW dataset served as PIL images through the reference's transforms, as dicts."
     def __init__(self, images, labels, transform):

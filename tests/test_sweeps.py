@@ -2,8 +2,8 @@
 import subprocess
 from pathlib import Path
 
-from zscore_kd.experiments import plan, command, run_local, run_submitit, registry, status, stream_groups
-from zscore_kd.runs import RunDir
+from zscore_kd.sweeps import plan, command, run_local, run_submitit, status, stream_groups
+from zscore_kd.runs import RunDir, registry
 
 ROOT = Path(__file__).resolve().parents[1]
 
