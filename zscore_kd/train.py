@@ -281,6 +281,9 @@ def _loaders(data, c: RunConfig, views: int, dist: Dist):
 
 def _train(cs: list, progress: bool):
     dist = init_distributed(cs[0].device)  # under torchrun: join the group; each rank on its own GPU
+    if cs[0].world_size != dist.world:
+        raise ValueError(f'{RunDir(cs[0]).path.name} is a run on {cs[0].world_size} processes but {dist.world} started; launch it with '
+                         f'torchrun --nproc_per_node={cs[0].world_size} -m zscore_kd (or -p gpus {cs[0].world_size}).')
     cs = [dataclasses.replace(c, device=rank_device(c.device, dist)) for c in cs]; c0 = cs[0]
     seed_everything(c0)
     data = load_dataset(c0.dataset, root=c0.data_root, **c0.data_args)  # a missing dataset fails here, before any work
