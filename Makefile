@@ -1,6 +1,7 @@
 # Two commands on a fresh machine (see README.md):
 #   make run    set up .venv, then one distillation on the embedded synthetic data (nbs/10_train.ipynb via papermill)
 #   make test   set up .venv (and Chromium for the browser test), then the whole suite; last line `N passed, N failed`
+# After editing notebooks: make export (modules, committed notebook form, README.md); make docs; make hooks once.
 SHELL  := /bin/bash
 .SHELLFLAGS := -o pipefail -c
 VENV   ?= .venv
@@ -8,7 +9,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 ARGS   ?=
 
-.PHONY: setup browser run reproduce test export
+.PHONY: setup browser run reproduce test export readme docs hooks
 
 $(STAMP): setup.py settings.ini constraints.txt
 	test -x $(BIN)/python || python3 -m venv $(VENV)
@@ -32,5 +33,14 @@ reproduce: setup  # one table and every figure: make reproduce ARGS='-p table ma
 test: setup browser
 	ZSCORE_KD_REQUIRE_BROWSER=1 PATH=$(abspath $(BIN)):$$PATH bash .ci/checks.sh
 
-export: setup  # after editing nbs/: regenerate zscore_kd/ and strip notebook outputs
-	PATH=$(abspath $(BIN)):$$PATH sh -c 'nbdev_export && python .ci/strip_outputs.py && nbdev_clean'
+export: setup  # after editing or running nbs/: regenerate zscore_kd/, put notebooks in committed form, README.md
+	PATH=$(abspath $(BIN)):$$PATH sh -c 'nbdev_export && python .ci/strip_outputs.py && nbdev_clean && python .ci/readme.py'
+
+readme: setup  # README.md from nbs/index.ipynb (nbdev's doc processing + nbconvert; .ci/readme.py says why not quarto)
+	$(BIN)/python .ci/readme.py
+
+docs: setup  # nbdev_docs into _docs/ where quarto exists; otherwise every step up to quarto, into _proc/
+	PATH=$(abspath $(BIN)):$$PATH python .ci/docs.py
+
+hooks: setup  # nbdev's hooks: clean notebooks when Lab saves them (jupyter_hooks), merge notebooks with nbdev_merge
+	PATH=$(abspath $(BIN)):$$PATH nbdev_install_hooks

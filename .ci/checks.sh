@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The test suite (`make test` runs it inside .venv): notebook hygiene, export sync, nbdev_test per notebook,
-# pytest. One line per step; the last line is `N passed, N failed`; the exit code is 0 only if nothing failed.
+# The test suite (`make test` runs it inside .venv): notebook hygiene, export sync, README and docs up to quarto,
+# plain `nbdev_test` (as users type it), every notebook once more in one process checking that none leaks global
+# state (one line per notebook), pytest. The last line is `N passed, N failed`; exit code 0 only if nothing failed.
 set -u
 cd "$(dirname "$0")/.."
 logs=$(mktemp -d); pass=0; fail=0
@@ -16,9 +17,13 @@ step strip_outputs python .ci/strip_outputs.py --check
 step nbdev_clean   bash -c 'nbdev_clean && git diff --exit-code --stat -- nbs'
 step export_sync   bash -c 'nbdev_export && s=$(git status --porcelain -- zscore_kd) && [ -z "$s" ] || { echo "$s"; git diff -- zscore_kd | head -60; exit 1; }'
 step params_tags   python .ci/check_params.py
+step readme        python .ci/readme.py --check
+step docs          bash -c 'python .ci/docs.py && git diff --exit-code -- nbs/_quarto.yml nbs/nbdev.yml'
+# plain nbdev_test: nbdev's pool runs one notebook per core, so each gets one OpenMP thread (else 2x2 threads spin on 2 cores)
+step nbdev_test    env OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 timeout 1500 nbdev_test
 
-out=$(timeout 1500 python .ci/nbtest.py 2> "$logs/nbtest.err"); rc=$?
-echo "$out" | sed '$d'; [ $rc -ne 0 ] && tail -80 "$logs/nbtest.err" | sed 's/^/    /'
+out=$(timeout 1500 python .ci/nbstate.py 2> "$logs/nbstate.err"); rc=$?
+echo "$out" | sed '$d'; [ $rc -ne 0 ] && tail -80 "$logs/nbstate.err" | sed 's/^/    /'
 add_counts "$(echo "$out" | tail -1)" $rc
 
 timeout 1500 python -m pytest -q -p no:cacheprovider tests > "$logs/pytest.log" 2>&1; rc=$?

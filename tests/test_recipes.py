@@ -81,9 +81,11 @@ def test_supplementary_table5_baselines_have_recipes_run_by_the_authors():
 
 
 def test_the_recipe_reader_sees_the_corrections():
-    from zscore_kd.recipes import paper_recipe, load_recipes
-    load_recipes.cache_clear()
+    from zscore_kd.recipes import paper_recipe, load_csv
+    load_csv.cache_clear()
     cfg = lambda m, t, s, stand: SimpleNamespace(method=m, teacher=t, student=s, logit_stand=stand)
     assert paper_recipe(cfg('dkd', 'ResNet50', 'wrn_16_2', True))['kd_weight'] == 12
     assert paper_recipe(cfg('mlkd', 'vgg13', 'vgg8', False))['lr'] == 0.025
     assert paper_recipe(cfg('atkd', 'wrn_28_4', 'wrn_16_2', False))['base_temp'] == 4
+    assert paper_recipe(cfg('atkd', 'wrn_28_4', 'wrn_16_2', False))['method_args'] == {'multiplier': 2, 'centered': False}
+    assert paper_recipe(cfg('ctkd', 'resnet32x4', 'wrn_40_2', True))['student_args'] == {'double_bn_update': False}

@@ -39,7 +39,7 @@ def load_run(run_dir, which: str = 'best') -> SimpleNamespace:
     data = _dataset(c.dataset, c.data_root, json.dumps(c.data_args, sort_keys=True))
     student = get_model(c.student, data.num_classes)
     student.load_state_dict(torch.load(ckpt, map_location='cpu', weights_only=True)['model'])
-    teacher = load_teacher(c.teacher, path.parent / info['root'], num_classes=data.num_classes) if info else None
+    teacher = load_teacher(info.get('name') or c.teacher, path.parent / info['root'], num_classes=data.num_classes) if info else None
     result = json.loads((path / 'result.json').read_text()) if (path / 'result.json').is_file() else None
     return SimpleNamespace(path=path, config=c, result=result, data=data, student=student.eval(), teacher=teacher)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
-from tqdm.auto import tqdm
+from .progress import progress_bar
 from .data import NUM_VIEWS, crop_flip, normalize
 from .files import atomic_write
 
@@ -47,7 +47,7 @@ def build_logit_table(teacher: nn.Module, images: Tensor,  # uint8 N×3×32×32 
     "Teacher logits for every image under each of the 162 views: a tensor [N, 162, K]."
     teacher.eval()
     table = None
-    for v in tqdm(range(NUM_VIEWS), desc='teacher cache', disable=not progress, leave=False):
+    for v in progress_bar(range(NUM_VIEWS), 'teacher cache', leave=False, enabled=progress):
         views = torch.full((len(images),), v, dtype=torch.long, device=images.device)
         for lo in range(0, len(images), batch_size):
             x = normalize(crop_flip(images[lo:lo + batch_size], views[lo:lo + batch_size]))

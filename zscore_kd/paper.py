@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['IMAGENET_STUDENT', 'NO_VIT', 'TABLES', 'ROWS', 'TEACHER_ROW', 'LITERATURE', 'VIT_RECIPE', 'VIT_OURS', 'FIG_PAIR',
-           'FIG5_TEACHERS', 'FIGURES', 'Table', 'Cell', 'table_cells', 'recipe_outside', 'figure_cells']
+           'FIG5_TEACHERS', 'FIGURES', 'Table', 'Cell', 'produced_by', 'table_cells', 'recipe_outside', 'figure_cells']
 
 # %% ../nbs/06b_paper.ipynb #e7961288
 from dataclasses import dataclass, field
@@ -42,9 +42,10 @@ TABLES = {t.key: t for t in (
 ROWS = {'Student (vanilla)': ('vanilla', 'none'), 'KD': ('kd', 'none'), 'KD+Ours': ('kd', 'zscore'),
         'KD+CTKD': ('ctkd', 'none'), 'KD+CTKD+Ours': ('ctkd', 'zscore'), 'DKD': ('dkd', 'none'), 'DKD+Ours': ('dkd', 'zscore'),
         'MLKD': ('mlkd', 'none'), 'MLKD+Ours': ('mlkd', 'zscore'), 'KD (z)': ('kd', 'none'), 'KD (z - mean(z))': ('kd', 'center_only'),
-        'KD (z / std(z))': ('kd', 'scale_only'), 'KD+Ours ((z - mean)/std)': ('kd', 'zscore')}
+        'KD (z / std(z))': ('kd', 'scale_only'), 'KD+Ours ((z - mean)/std)': ('kd', 'zscore'),
+        'TAKD': ('takd', 'none'), 'ATKD': ('atkd', 'none'), 'PT-Loss': ('pt_loss', 'none')}
 TEACHER_ROW = 'Teacher (vanilla)'
-LITERATURE = "not run: the paper copies this row from the literature, and this project implements logit methods only"
+LITERATURE = "not run: a feature-based distiller, and this project implements logit methods only"
 
 @dataclass
 class Cell:
@@ -56,7 +57,8 @@ class Cell:
     kd_weight: float = None
     paper: dict = field(default_factory=dict)  # metric -> value
     why_not: str = ''
-    source: str = ''            # who produced the paper's number (reported.csv's `source`)
+    source: str = ''            # where the paper's number was read (reported.csv's `source`)
+    produced_by: str = ''       # who ran it: the method's paper or the authors (recipes.csv, else the source)
 
 # %% ../nbs/06b_paper.ipynb #02c3b1d8
 def _cell(t: Table, r: dict) -> Cell:
@@ -64,7 +66,14 @@ def _cell(t: Table, r: dict) -> Cell:
     temp, weight = (parse_number(r['base_temp']), parse_number(r['kd_weight'])) if t.ablation else (None, None)
     return Cell(t.key, r['method'], r['teacher'], r['student'], method, stand, temp, weight,
                 why_not=t.why_not or ('' if method else LITERATURE) or (IMAGENET_STUDENT if t.key == 'main_T3' and method == 'vanilla' else ''),
-                source=r['source'])
+                source=r['source'], produced_by=produced_by(method, stand, r))
+
+def produced_by(method: str, stand: str, r: dict) -> str:
+    "Who produced a reported number: the recipe row's `produced_by` for cells run here, else what reported.csv says."
+    key = ('vanilla', '', r['teacher' if method == 'teacher' else 'student'], 'none') if method in ('teacher', 'vanilla') else \
+          (method, r['teacher'], r['student'], stand)
+    row = next((x for x in load_csv('recipes.csv') if (x['method'], x['teacher'], x['student'], x['logit_stand']) == key), None)
+    return row['produced_by'] if row and row.get('produced_by') else r['source']
 
 # %% ../nbs/06b_paper.ipynb #f80edbe5
 def table_cells(key: str) -> list:

@@ -26,14 +26,15 @@ from .distributed import torchrun_env, local_batch
 @dataclass
 class RunConfig:
     "Everything that determines a run's result (and where it is written)."
-    method: str = 'kd'                  # vanilla | kd | dkd | mlkd | ctkd
+    method: str = 'kd'                  # vanilla | kd | dkd | mlkd | ctkd | takd | atkd | pt_loss
     teacher: str = None                 # CIFAR zoo name of the teacher (ignored for vanilla)
     student: str = 'resnet8'            # CIFAR zoo name of the student (ImageNet: ResNet18, MobileNetV2, ...)
     logit_stand: object = False         # the paper's Z-score: bool, or center_only / scale_only (Table 4 ablation)
     base_temp: float = None             # temperature (None: 2 with logit_stand, else the method's recipe)
     kd_weight: float = None             # λ_KD (DKD: multiplies α, β); None: 9 with logit_stand, else recipe
     ce_weight: float = None             # λ_CE; None: the method's recipe
-    method_args: dict = field(default_factory=dict)  # e.g. {'beta': 2.0}, {'faithful': False}, {'t_end': 30}
+    method_args: dict = field(default_factory=dict)  # e.g. {'beta': 2.0}, {'faithful': False}, {'t_end': 30}, {'assistant': 'vgg13'}
+    student_args: dict = field(default_factory=dict)  # keywords of the student's constructor, e.g. {'double_bn_update': False}
     dataset: str = 'synthetic'          # synthetic (embedded, no download) | cifar100 | imagenet (an ImageFolder tree)
     data_root: str = 'data'             # folder holding (or receiving) cifar-100-python/; ImageNet: holding train/ and val/
     data_args: dict = field(default_factory=dict)  # knobs of the synthetic dataset (04a_data) or of ImageNet (04c: crop_size, loader, workers)
@@ -79,8 +80,8 @@ def _check_model(name, role: str, dataset: str = 'synthetic'):
         except ValueError as e: raise ValueError(f'{role}: {e}') from None
 
 def build_model(c, num_classes: int):
-    "A fresh student of `c`: from the ImageNet models for ImageNet runs, else from the CIFAR zoo."
-    return (get_imagenet_model if c.dataset == 'imagenet' else get_model)(c.student, num_classes)
+    "A fresh student of `c`: from the ImageNet models for ImageNet runs, else from the CIFAR zoo (with `c.student_args`)."
+    return get_imagenet_model(c.student, num_classes) if c.dataset == 'imagenet' else get_model(c.student, num_classes, **c.student_args)
 
 def _resolve_device(device: str, check: bool = True) -> str:
     "auto → cuda or cpu; with `check`, a CUDA device must be visible."
@@ -120,8 +121,16 @@ def _check_distributed(c):
 def _apply_preset(c):
     "Fill the fields left at None from the published recipe; explicit method_args win over the recipe's."
     recipe = paper_recipe(c)
-    fill = {k: v for k, v in recipe.items() if k != 'method_args' and getattr(c, k) is None}
-    return dataclasses.replace(c, **fill, method_args={**recipe.get('method_args', {}), **(c.method_args or {})})
+    fill = {k: v for k, v in recipe.items() if k not in ('method_args', 'student_args') and getattr(c, k) is None}
+    return dataclasses.replace(c, **fill, method_args={**recipe.get('method_args', {}), **(c.method_args or {})},
+                               student_args={**recipe.get('student_args', {}), **(c.student_args or {})})
+
+def _check_models_args(c):
+    "The student's constructor must take `student_args`; TAKD's assistant must be a zoo name."
+    if c.student_args:
+        try: get_model(c.student, **c.student_args)
+        except TypeError as e: raise ValueError(f'student_args {c.student_args} do not fit student {c.student}: {e}.') from None
+    if c.method == 'takd' and c.method_args.get('assistant') is not None: _check_model(c.method_args['assistant'], "TAKD's assistant")
 
 # %% ../nbs/06a_runs.ipynb #3277a0ca
 def resolve_config(config: RunConfig = None, *, check_device: bool = True, **params) -> RunConfig:
@@ -143,8 +152,8 @@ def resolve_config(config: RunConfig = None, *, check_device: bool = True, **par
     c.epochs, c.lr = c.epochs or (100 if imagenet else 240), c.lr or (0.2 if imagenet else default_lr(c.method, c.student))
     decay = (0.3, 0.6, 0.9) if imagenet else (0.625, 0.75, 0.875)
     c.lr_decay_epochs = tuple(c.lr_decay_epochs) if c.lr_decay_epochs is not None else tuple(round(c.epochs * f) for f in decay)
-    c.method_args, c.data_args = dict(c.method_args or {}), dict(c.data_args or {})
-    _check_data_args(c)
+    c.method_args, c.data_args, c.student_args = dict(c.method_args or {}), dict(c.data_args or {}), dict(c.student_args or {})
+    _check_data_args(c); _check_models_args(c)
     c.out_dir, c.data_root, c.teacher_root = (str(Path(p).resolve()) for p in (c.out_dir, c.data_root, c.teacher_root))
     c.device = _resolve_device(c.device, check_device)  # check_device=False: plan a GPU sweep on a machine without one
     _check_distributed(c)
@@ -162,7 +171,7 @@ _UNHASHED_DEFAULTS = {'sync_bn': False, 'world_size': 1}
 
 def config_hash(c: RunConfig) -> str:
     "12-hex-digit hash of the result-relevant fields of a resolved config."
-    d = {k: v for k, v in dataclasses.asdict(c).items() if k not in _NOT_HASHED}
+    d = {k: v for k, v in dataclasses.asdict(c).items() if k not in _NOT_HASHED and not (k == 'student_args' and not v)}
     d['device'] = torch.device(d['device']).type
     for k, v in _UNHASHED_DEFAULTS.items():  # fields added later: at their default they keep earlier runs' hashes
         if d[k] == v: del d[k]

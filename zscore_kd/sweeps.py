@@ -5,7 +5,7 @@
 # %% auto #0
 __all__ = ['TOY_MODELS', 'SCALES', 'TRAIN_NB', 'ASSUMED_IMAGES_PER_S', 'ASSUMED_IMAGENET_PER_S', 'Planned', 'plan_cells', 'plan',
            'scale_figure_cells', 'plan_figures', 'status', 'command', 'measured_speeds', 'run_hours', 'stream_groups',
-           'teacher_runs', 'run_local', 'run_submitit', 'plan_table', 'plan_summary', 'catalog']
+           'run_stages', 'teacher_runs', 'run_local', 'run_submitit', 'plan_table', 'plan_summary', 'catalog']
 
 # %% ../nbs/08_sweeps.ipynb #a9abc0d2
 import dataclasses, json, shlex, statistics
@@ -21,7 +21,7 @@ from .methods import METHODS
 from .recipes import DATA_DIR, paper_recipe
 from .paper import TABLES, FIGURES, FIG5_TEACHERS, Cell, table_cells, figure_cells, recipe_outside
 from .runs import RunConfig, RunDir, resolve_config, registry
-from .train import fit_group, teacher_config, group_key
+from .train import fit_group, teacher_config, group_key, assistant, assistant_config, needs_teacher_run
 from .cli import config_params, train_with_torchrun
 
 # %% ../nbs/08_sweeps.ipynb #c44136d1
@@ -55,6 +55,8 @@ def _fields(c: Cell, seed: int, scale: str, dataset: str, common: dict, gpus: in
     else:
         f.update({k: v for k, v in paper_recipe(SimpleNamespace(**f)).items() if k not in f and k not in ('epochs', 'lr_decay_epochs')})
         f.update(teacher=f['teacher'] and _toy(f['teacher']), student=_toy(f['student']), epochs=s['epochs'])
+        if 'assistant' in f.get('method_args', {}): f['method_args'] = {**f['method_args'], 'assistant': _toy(f['method_args']['assistant'])}
+        if f['student'] != c.student: f.pop('student_args', None)  # the real student's constructor keywords
     if dataset == 'synthetic': f.update(teacher_epochs=s['teacher_epochs'], data_args=dict(s['data_args']))
     return {**f, 'seed': seed, 'dataset': dataset, **common}
 
@@ -67,12 +69,13 @@ class Planned:
     why_not: str = ''
 
 def _teacher_planned(c: Cell, scale: str, dataset: str, common: dict) -> Planned:
+    "The teacher's own run (synthetic data, or CIFAR-100 when the archive lacks it), else the archive checkpoint."
     if c.table == 'main_T3': return Planned(c, 0, {}, why_not="torchvision's pretrained IMAGENET1K_V1 weights (read from torchvision's cache), not a run")
-    if dataset != 'synthetic': return Planned(c, 0, {}, why_not='the teacher is the archive checkpoint (data/teachers), not a run')
-    t = c.teacher if scale == 'paper' else _toy(c.teacher)
-    s = SCALES[scale]
-    tc = teacher_config(_resolve(dict(method='kd', teacher=t, student=t, epochs=s['teacher_epochs'], teacher_epochs=s['teacher_epochs'],
-                                   data_args=s['data_args'], dataset=dataset, **common)))
+    t, s = c.teacher if scale == 'paper' else _toy(c.teacher), SCALES[scale]
+    sizes = dict(epochs=s['teacher_epochs'], teacher_epochs=s['teacher_epochs'], data_args=s['data_args']) if dataset == 'synthetic' else {}
+    probe = _resolve(dict(method='kd', teacher=t, student=t, dataset=dataset, **sizes, **common))
+    if not needs_teacher_run(probe): return Planned(c, 0, {}, why_not='the teacher is the archive checkpoint (teacher_root), not a run')
+    tc = teacher_config(probe)
     defaults = RunConfig()
     fields = {f.name: getattr(tc, f.name) for f in dataclasses.fields(RunConfig) if getattr(tc, f.name) != getattr(defaults, f.name)}
     return Planned(c, 0, {**fields, 'device': common.get('device', 'auto')}, tc)
@@ -169,14 +172,20 @@ def stream_groups(configs: list, max_group: int = 32) -> list:
     for c in {RunDir(c).hash: c for c in configs}.values(): groups.setdefault(group_key(c), []).append(c)  # each run once
     return [g[i:i + max_group] for g in groups.values() for i in range(0, len(g), max_group)]
 
+def run_stages(configs: list) -> list:
+    "What `configs` need in training order, each run once: the vanilla teachers, TAKD's assistants, then `configs`."
+    once = lambda cs: list({RunDir(c).hash: c for c in cs}.values())
+    assistants = once([assistant_config(c) for c in configs if assistant(c)])
+    return [once([teacher_config(c) for c in list(configs) + assistants if needs_teacher_run(c)]), assistants, once(configs)]
+
 def teacher_runs(configs: list) -> list:
-    "The teacher runs `configs` train on the fly (synthetic data), each once."
-    return list({RunDir(t).hash: t for t in (teacher_config(c) for c in configs if c.teacher and c.dataset == 'synthetic')}.values())
+    "The runs `configs` train on the fly before themselves — vanilla teachers and TAKD's assistants — each once."
+    teachers, assistants, _ = run_stages(configs)
+    return teachers + assistants
 
 def _stages(configs: list, max_group: int) -> list:
-    "Two stages of groups still to train: the teachers, then the students."
-    todo = lambda cs: list({RunDir(c).hash: c for c in cs if not RunDir(c).finished}.values())
-    return [stream_groups(todo(teacher_runs(configs)), max_group), stream_groups(todo(configs), max_group)]
+    "The groups still to train, stage by stage: the teachers, the assistants, then the runs."
+    return [stream_groups([c for c in s if not RunDir(c).finished], max_group) for s in run_stages(configs)]
 
 # %% ../nbs/08_sweeps.ipynb #e1e308ae
 def _fit_group(configs: list, progress: bool = False) -> list:

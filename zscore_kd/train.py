@@ -4,8 +4,8 @@
 
 # %% auto #0
 __all__ = ['SHARED_FIELDS', 'ABOUT_TEACHER', 'lr_at', 'set_lr', 'autocast_for', 'seed_everything', 'evaluate', 'teacher_config',
-           'get_teacher', 'teacher_logits_fn', 'TrainingDiverged', 'Learner', 'environment', 'EagerSteps', 'StepGraphs',
-           'group_key', 'fit', 'fit_group']
+           'assistant', 'archived', 'needs_teacher_run', 'assistant_config', 'teacher_logits_fn', 'get_teacher',
+           'TrainingDiverged', 'Learner', 'environment', 'EagerSteps', 'StepGraphs', 'group_key', 'fit', 'fit_group']
 
 # %% ../nbs/07_train.ipynb #646a2c9c
 import collections, dataclasses, hashlib, platform, subprocess, time
@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 import zscore_kd
-from .checkpoints import load_teacher, save_teacher
+from .models import get_model
+from .checkpoints import load_teacher, save_teacher, teacher_path
 from .models.imagenet import load_imagenet_teacher, teacher_file
 from .data import load_dataset, DeviceLoader
 from .imagefolder import ImageFolderData, FolderLoader
@@ -69,22 +70,29 @@ SHARED_FIELDS = ('dataset', 'data_root', 'data_args', 'seed', 'batch_size', 'tea
 ABOUT_TEACHER = ('seed', 'teacher', 'teacher_epochs', 'teacher_root', 'teacher_cache')  # a student's, not its teacher run's
 
 def teacher_config(c: RunConfig) -> RunConfig:
-    "The vanilla run that trains `c.teacher` on the synthetic data (seed 0, shared by all students)."
+    "The vanilla run that trains `c.teacher` (seed 0, shared by all students); on CIFAR-100 with the published vanilla recipe."
     shared = {k: getattr(c, k) for k in SHARED_FIELDS if k not in ABOUT_TEACHER}
-    return resolve_config(method='vanilla', student=c.teacher, epochs=c.teacher_epochs or c.epochs, seed=0, check_device=False, **shared)
+    length = dict(epochs=c.teacher_epochs or c.epochs) if c.dataset == 'synthetic' else dict(epochs=c.teacher_epochs, preset='paper')
+    return resolve_config(method='vanilla', student=c.teacher, seed=0, check_device=False, **length, **shared)
 
-def get_teacher(c: RunConfig, num_classes: int, progress: bool, dist: Dist = Dist()):
-    "The frozen teacher of `c` (eval mode) and its root: the cifar_teachers archive, a cached vanilla run, or torchvision's cache."
-    if c.dataset == 'imagenet':  # rank 0 first: it downloads a missing file once, then the others read it
-        teacher = load_imagenet_teacher(c.teacher, num_classes) if dist.main else None
-        barrier(dist)
-        return teacher or load_imagenet_teacher(c.teacher, num_classes, download=False), teacher_file(c.teacher).parent
-    root = Path(c.teacher_root)
-    if c.dataset == 'synthetic':
-        tc = teacher_config(c)
-        _fit_resolved([tc], progress)
-        root = RunDir(tc).path / 'teacher'
-    return load_teacher(c.teacher, root, num_classes=num_classes), root
+def assistant(c: RunConfig):
+    "TAKD's assistant (a zoo name) when `c` is the second stage of a two-stage TAKD run, else None."
+    return c.method_args.get('assistant') if c.method == 'takd' else None
+
+def archived(c: RunConfig) -> bool:
+    "Whether the archive under `c.teacher_root` holds `c.teacher`'s checkpoint."
+    return any(teacher_path(c.teacher, r).is_file() for r in (c.teacher_root, Path(c.teacher_root) / 'cifar_teachers'))
+
+def needs_teacher_run(c: RunConfig) -> bool:
+    "Whether `c`'s teacher is trained by a vanilla run: always on the synthetic data, on CIFAR-100 when the archive lacks it (ImageNet: never)."
+    return bool(c.teacher) and not assistant(c) and c.dataset != 'imagenet' and (c.dataset == 'synthetic' or not archived(c))
+
+def assistant_config(c: RunConfig) -> RunConfig:
+    "TAKD's first stage: the assistant distilled from `c.teacher` with `c`'s KD settings (seed 0, shared by every seed)."
+    keep = ('logit_stand', 'base_temp', 'kd_weight', 'ce_weight', 'epochs', 'lr_decay_epochs', 'lr_decay_rate', 'momentum', 'weight_decay')
+    shared = {k: getattr(c, k) for k in SHARED_FIELDS if k != 'seed'}
+    return resolve_config(method='takd', student=assistant(c), method_args={k: v for k, v in c.method_args.items() if k != 'assistant'},
+                          seed=0, check_device=False, **{k: getattr(c, k) for k in keep}, **shared)
 
 def _relative(path: Path, base: str) -> str:
     "`path` relative to `base` when inside it (so a moved runs/ folder still resolves), else absolute."
@@ -101,6 +109,31 @@ def teacher_logits_fn(teacher, c: RunConfig, train_x, views: int, progress: bool
     cache = TeacherCache.load_or_build(teacher, train_x, Path(c.out_dir) / 'teacher_cache', c.precision,
                                        autocast=autocast, channels_last=c.channels_last, progress=progress)
     return lambda batch: [cache(batch['index'], batch['view'])] + (online(batch, ('x_strong',)) if views == 2 else [])
+
+# %% ../nbs/07_train.ipynb #f347f25a
+def _assistant_teacher(c: RunConfig, num_classes: int, progress: bool):
+    "Train (or reuse) TAKD's first stage; its best-epoch student, stored in the archive layout, is the teacher."
+    ac = assistant_config(c); root = RunDir(ac).path / 'teacher'
+    _fit_resolved([ac], progress)
+    if not teacher_path(ac.student, root).is_file():
+        ck = torch.load(RunDir(ac).path / 'student_best.pth', map_location='cpu', weights_only=True)
+        model = get_model(ac.student, num_classes); model.load_state_dict(ck['model'])
+        save_teacher(model, ac.student, root, epoch=ck['epoch'], accuracy=ck['accuracy'])
+    return load_teacher(ac.student, root, num_classes=num_classes), root
+
+def get_teacher(c: RunConfig, num_classes: int, progress: bool, dist: Dist = Dist()):
+    "The frozen teacher of `c` (eval mode) and its root: the archive, a cached vanilla run, TAKD's assistant or torchvision's cache."
+    if assistant(c): return _assistant_teacher(c, num_classes, progress)
+    if c.dataset == 'imagenet':  # rank 0 first: it downloads a missing file once, then the others read it
+        teacher = load_imagenet_teacher(c.teacher, num_classes) if dist.main else None
+        barrier(dist)
+        return teacher or load_imagenet_teacher(c.teacher, num_classes, download=False), teacher_file(c.teacher).parent
+    root = Path(c.teacher_root)
+    if needs_teacher_run(c):
+        tc = teacher_config(c)
+        _fit_resolved([tc], progress)
+        root = RunDir(tc).path / 'teacher'
+    return load_teacher(c.teacher, root, num_classes=num_classes), root
 
 # %% ../nbs/07_train.ipynb #26311266
 class TrainingDiverged(RuntimeError): "A non-finite training loss; the last good checkpoint is kept."
@@ -246,11 +279,11 @@ class StepGraphs(EagerSteps):
 # %% ../nbs/07_train.ipynb #6fa75e01
 def group_key(c: RunConfig) -> tuple:
     "Runs with equal keys can be trained together by `fit_group` (same data stream, teacher and settings)."
-    return tuple(repr(getattr(c, k)) for k in SHARED_FIELDS) + (build_method(c).views,)
+    return tuple(repr(getattr(c, k)) for k in SHARED_FIELDS) + (build_method(c).views, assistant(c))
 
 def _check_group(cs: list):
     keys = [group_key(c) for c in cs]
-    differ = [k for i, k in enumerate(SHARED_FIELDS + ('views (MLKD trains on two)',)) if len({key[i] for key in keys}) > 1]
+    differ = [k for i, k in enumerate(SHARED_FIELDS + ('views (MLKD trains on two)', "TAKD's assistant")) if len({key[i] for key in keys}) > 1]
     if differ: raise ValueError(f"Runs trained together must share {', '.join(differ)}; split them into separate groups.")
 
 def fit(config: RunConfig = None, progress: bool = True, **params) -> dict:
@@ -288,7 +321,7 @@ def _train(cs: list, progress: bool):
     seed_everything(c0)
     data = load_dataset(c0.dataset, root=c0.data_root, **c0.data_args)  # a missing dataset fails here, before any work
     teacher, teacher_root = get_teacher(c0, data.num_classes, progress, dist) if c0.teacher else (None, None)
-    teacher_info = dict(name=c0.teacher, root=_relative(teacher_root, c0.out_dir)) if teacher else None
+    teacher_info = dict(name=assistant(c0) or c0.teacher, root=_relative(teacher_root, c0.out_dir)) if teacher else None
     data, progress = data.to(c0.device), progress and dist.main
     learners = [Learner(c, data.num_classes, teacher_info, dist) for c in cs]
     views = learners[0].method.views
