@@ -23,12 +23,12 @@ browser:  # Debian's Chromium for the JupyterLab test (Playwright drives it; not
 
 run: setup
 	mkdir -p runs
-	$(BIN)/papermill nbs/10_train.ipynb runs/10_train.ipynb -k python3 --cwd nbs $(ARGS)
+	$(BIN)/papermill nbs/10_train.ipynb runs/10_train.ipynb -k python3 $(ARGS)
 
 reproduce: setup  # one table and every figure: make reproduce ARGS='-p table main_T4 -p scale paper'
 	mkdir -p runs
-	$(BIN)/papermill nbs/20_reproduce.ipynb runs/20_reproduce.ipynb -k python3 --cwd nbs $(ARGS)
-	$(BIN)/papermill nbs/21_figures.ipynb runs/21_figures.ipynb -k python3 --cwd nbs $(ARGS)
+	$(BIN)/papermill nbs/20_reproduce.ipynb runs/20_reproduce.ipynb -k python3 $(ARGS)
+	$(BIN)/papermill nbs/21_figures.ipynb runs/21_figures.ipynb -k python3 $(ARGS)
 
 test: setup browser
 	ZSCORE_KD_REQUIRE_BROWSER=1 PATH=$(abspath $(BIN)):$$PATH bash .ci/checks.sh

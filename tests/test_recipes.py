@@ -1,11 +1,11 @@
-"The published recipes in data/recipes.csv: the corrections found against the official repositories stay made."
+"The published recipes in zscore_kd/published/recipes.csv: the corrections found against the official repositories stay made."
 import csv
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
-CSV = Path(__file__).resolve().parents[1] / 'data' / 'recipes.csv'
+CSV = Path(__file__).resolve().parents[1] / 'zscore_kd' / 'published' / 'recipes.csv'
 ROWS = list(csv.DictReader(open(CSV, newline='')))
 T5_TEACHERS = ('vgg13', 'wrn_28_2', 'wrn_40_2', 'wrn_16_4', 'wrn_28_4', 'ResNet50')
 

@@ -17,6 +17,7 @@ import torch
 from .models import get_model
 from .checkpoints import load_teacher
 from .data import load_dataset, normalize
+from .files import home_path
 from .runs import RunConfig, RunDir
 
 # %% ../nbs/09_analysis.ipynb #70356135
@@ -27,7 +28,7 @@ def _dataset(name: str, root: str, args: str):
 
 def load_run(run_dir, which: str = 'best') -> SimpleNamespace:
     "A run's config, result (if finished), data, student (`which` = best | final weights) and teacher, on the CPU."
-    path = Path(run_dir)
+    path = home_path(run_dir)
     if not (path / 'config.json').is_file():
         raise FileNotFoundError(f'{path} is not a run folder (it has no config.json); pass a folder under runs/ written by fit().')
     if which not in ('best', 'final'): raise ValueError(f"which must be 'best' or 'final', got {which!r}.")

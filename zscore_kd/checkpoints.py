@@ -12,13 +12,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .files import atomic_write
+from .files import atomic_write, home_path
 from .models import get_model
 
 # %% ../nbs/03c_checkpoints.ipynb #a4cf99ae
 def teacher_path(name: str, root='data/teachers') -> Path:  # root: folder holding `<name>_vanilla/` folders
     "Where `save_teacher` writes the teacher `name`: `<root>/<name>_vanilla/ckpt_epoch_240.pth`."
-    return Path(root) / f'{name}_vanilla' / 'ckpt_epoch_240.pth'
+    return home_path(root) / f'{name}_vanilla' / 'ckpt_epoch_240.pth'
 
 def _strip(state):
     "Drop a leading `module.` (DataParallel) or `_orig_mod.` (torch.compile) from every key."
@@ -39,7 +39,7 @@ def save_teacher(model: nn.Module, name: str, root='data/teachers',
 def _missing(name, paths, root):
     "Sentence for a teacher checkpoint that is not there."
     return (f"No teacher checkpoint for {name!r} (looked for {' and '.join(map(str, paths))}): get it from "
-            f"`cifar_teachers.tar` of the mdistiller GitHub release \"checkpoints\", unpacked into {root}, or train it with "
+            f"`cifar_teachers.tar` of the mdistiller GitHub release \"checkpoints\", unpacked into {home_path(root)}, or train it with "
             f"`papermill nbs/10_train.ipynb out.ipynb -p method vanilla -p student {name}`.")
 
 def _read(path):

@@ -23,6 +23,7 @@ from torchvision.datasets import CIFAR100
 from torchvision.datasets.utils import check_integrity
 from fastcore.basics import patch
 
+from .files import home_path
 from .augment import (  # the view helpers are re-exported: the trainer imports its data API from here
     CIFAR100_MEAN, CIFAR100_STD, NUM_VIEWS, PILRandAugment, check_images, crop_flip, normalize, rand_augment,
     sample_views, upload_constants, view_id, view_params)
@@ -260,7 +261,7 @@ def _torchvision_split(root, train):
 # %% ../nbs/04a_data.ipynb #175994f2
 def load_cifar100(root='data', download=None):
     "CIFAR-100 as `ImageData`, through torchvision where the files are the official ones."
-    root = Path(root); folder = root / CIFAR100.base_folder
+    root = home_path(root); folder = root / CIFAR100.base_folder
     present = lambda: all((folder / f).is_file() for f in _FILES)
     if download or (download is None and not present()): _try_download(root)
     if not present(): raise FileNotFoundError(_absent(root, folder))

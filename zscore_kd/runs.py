@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 from .zscore import stand_mode
-from .files import atomic_write
+from .files import atomic_write, home_path
 from .models import get_model, list_models
 from .methods import METHODS, get_method, check_method
 from .recipes import paper_recipe, default_lr
@@ -154,7 +154,7 @@ def resolve_config(config: RunConfig = None, *, check_device: bool = True, **par
     c.lr_decay_epochs = tuple(c.lr_decay_epochs) if c.lr_decay_epochs is not None else tuple(round(c.epochs * f) for f in decay)
     c.method_args, c.data_args, c.student_args = dict(c.method_args or {}), dict(c.data_args or {}), dict(c.student_args or {})
     _check_data_args(c); _check_models_args(c)
-    c.out_dir, c.data_root, c.teacher_root = (str(Path(p).resolve()) for p in (c.out_dir, c.data_root, c.teacher_root))
+    c.out_dir, c.data_root, c.teacher_root = (str(home_path(p).resolve()) for p in (c.out_dir, c.data_root, c.teacher_root))
     c.device = _resolve_device(c.device, check_device)  # check_device=False: plan a GPU sweep on a machine without one
     _check_distributed(c)
     build_method(c)  # unknown or bad method_args fail here, before any work
@@ -208,7 +208,7 @@ class RunDir:
 def registry(out_dir='runs') -> list:
     "Every run folder under `out_dir`: hash, settings, progress, accuracy and speed."
     rows = []
-    for f in sorted(Path(out_dir).glob('*/config.json')):
+    for f in sorted(home_path(out_dir).glob('*/config.json')):
         c, path = json.loads(f.read_text()), f.parent
         res = json.loads((path / 'result.json').read_text()) if (path / 'result.json').is_file() else None
         done = len((path / 'metrics.jsonl').read_text().splitlines()) if (path / 'metrics.jsonl').is_file() else 0
@@ -221,4 +221,4 @@ def registry(out_dir='runs') -> list:
 
 def teacher_caches(out_dir='runs') -> list:
     "The teacher-logit tables under `out_dir/teacher_cache`, each shared by every student of its teacher: file and GiB."
-    return [dict(file=p.name, gib=p.stat().st_size / 2**30) for p in sorted((Path(out_dir) / 'teacher_cache').glob('*.pt'))]
+    return [dict(file=p.name, gib=p.stat().st_size / 2**30) for p in sorted((home_path(out_dir) / 'teacher_cache').glob('*.pt'))]

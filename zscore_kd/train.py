@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 import zscore_kd
+from .files import checkout
 from .models import get_model
 from .checkpoints import load_teacher, save_teacher, teacher_path
 from .models.imagenet import load_imagenet_teacher, teacher_file
@@ -214,9 +215,9 @@ class Learner:
 # %% ../nbs/07_train.ipynb #46c36e92
 def environment() -> dict:
     "Versions, hardware and the git state of the code that produced a result."
-    root = Path(zscore_kd.__file__).resolve().parents[1]
+    root = checkout()  # None for a package installed from a wheel: no git state to record
     git = lambda *a: subprocess.run(['git', *a], cwd=root, capture_output=True, text=True, timeout=10).stdout
-    try: commit, diff = git('rev-parse', 'HEAD').strip() or None, git('diff', 'HEAD')
+    try: commit, diff = (git('rev-parse', 'HEAD').strip() or None, git('diff', 'HEAD')) if root else (None, '')
     except (OSError, subprocess.SubprocessError): commit, diff = None, ''
     cuda = torch.cuda.is_available()
     return dict(python=platform.python_version(), torch=torch.__version__, zscore_kd=zscore_kd.__version__,
