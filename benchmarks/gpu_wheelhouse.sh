@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build wh312/ (gitignored): the pure-Python and cp312 wheels the GPU machine lacks (it has Python 3.12, torch,
-# torchvision, numpy and matplotlib, and no package index). Run here, then carry wh312/ to the GPU machine
-# (under 64 MiB: scikit-learn/scipy, needed only for the t-SNE of Fig. 4, stay out).
+# torchvision, numpy and matplotlib, and no package index): papermill and its kernel, nbdev (nbdev_test also imports
+# astunparse), pytest, timm, ... Run here, then carry wh312/ to the GPU machine (under 64 MiB: scikit-learn/scipy,
+# needed only for the t-SNE of Fig. 4, stay out).
 set -eu
 cd "$(dirname "$0")/.."
 rm -rf wh312 && mkdir wh312
@@ -12,6 +13,6 @@ pip download -q -d wh312 --python-version 3.12 --only-binary=:all: --no-deps \
   jsonschema-specifications referencing rpds-py attrs traitlets pyzmq tornado comm debugpy psutil nest-asyncio \
   matplotlib-inline decorator jedi parso pexpect ptyprocess prompt-toolkit wcwidth pygments stack-data executing \
   asttokens pure-eval entrypoints click pyyaml tenacity ansicolors requests urllib3 idna certifi charset-normalizer \
-  platformdirs packaging python-dateutil six submitit cloudpickle typing-extensions pytest pluggy iniconfig \
+  platformdirs packaging python-dateutil six submitit cloudpickle typing-extensions pytest pluggy iniconfig astunparse \
   timm==1.0.31
 ls wh312 | wc -l; du -sh wh312

@@ -1,21 +1,30 @@
 #!/usr/bin/env bash
-# On the GPU machine (device tool: carry wh312), from the repository root:
-#   bash benchmarks/run_on_gpu.sh speed            # benchmarks/speed.py -> $OUT/speed/results.{md,json}
-#   bash benchmarks/run_on_gpu.sh test             # the #| gpu notebook cells and the fast-path tests on the GPU
-#   bash benchmarks/run_on_gpu.sh table main_T4    # a real-scale table on the synthetic data (hours; see README.md)
+# On a GPU machine, from the repository root:
+#   bash benchmarks/run_on_gpu.sh check [--budget SECONDS]   # the GPU check, <= 8 min on one H200 -> benchmarks/results/<gpu>/check.{md,json}
+#   bash benchmarks/run_on_gpu.sh test                       # only its first part: the `#| gpu` cells and the fast-path tests
+#   bash benchmarks/run_on_gpu.sh speed                      # every method's speed (benchmarks/speed.py)
+#   bash benchmarks/run_on_gpu.sh table main_T4              # a real-scale table on the synthetic data (hours; see README.md)
+# A machine set up with `make setup` needs nothing more. A machine without a package index (Python 3.12 with torch and
+# torchvision) gets what it lacks (papermill, nbdev, pytest, ...) from wh312/, built beforehand by gpu_wheelhouse.sh and
+# copied next to this repository, installed into ~/site beside the machine's own torch. With $OUT set, results go under it.
 set -eu
 cd "$(dirname "$0")/.."
-OUT=${OUT:-runs/gpu}; mkdir -p "$OUT"
-python3 -m pip install -q --no-index --no-deps --no-compile --target "$HOME/site" wh312/*.whl
-export PYTHONPATH="$PWD:$HOME/site" PATH="$HOME/site/bin:$PATH"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
-case "${1:-speed}" in
-  speed) python3 benchmarks/speed.py --out "$OUT/speed" 2>&1 | tee "$OUT/speed.log" ;;
-  test)  python3 -m ipykernel install --user --name python3 >/dev/null
-         nbdev_test --flags gpu --n_workers 0 2>&1 | tee "$OUT/nbdev_gpu.log"
-         python3 -m pytest -q tests/test_fast_path.py 2>&1 | tee "$OUT/pytest_fast_path.log" ;;
-  table) python3 -m ipykernel install --user --name python3 >/dev/null
-         python3 -m papermill nbs/20_reproduce.ipynb "$OUT/20_${2:-main_T4}.ipynb" -k python3 --cwd nbs \
-           -p table "${2:-main_T4}" -p scale paper -p device cuda \
-           -y '{train_args: {precision: bf16, channels_last: true, cuda_graphs: true, teacher_cache: true}}' ;;
+PY=python3; [ -x .venv/bin/python ] && PY=.venv/bin/python   # the environment `make setup` made, if any
+if [ -d wh312 ]; then
+  $PY -m pip install -q --upgrade --no-index --no-deps --no-compile --target "$HOME/site" wh312/*.whl
+  export PYTHONPATH="$PWD:$HOME/site${PYTHONPATH:+:$PYTHONPATH}" PATH="$HOME/site/bin:$PATH"
+else
+  export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+fi
+$PY -m ipykernel install --user --name python3 >/dev/null  # the kernel papermill starts
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
+mode=${1:-check}; shift || true
+LOGS=${OUT:-runs/gpu}; mkdir -p "$LOGS"
+case "$mode" in
+  check) CHECK_COMMAND="bash benchmarks/run_on_gpu.sh check $*" $PY benchmarks/check.py "$@" ;;
+  test)  CHECK_COMMAND="bash benchmarks/run_on_gpu.sh test" $PY benchmarks/check.py --only tests "$@" ;;
+  speed) $PY benchmarks/speed.py --out "$LOGS/speed" "$@" 2>&1 | tee "$LOGS/speed.log" ;;
+  table) $PY -m papermill nbs/20_reproduce.ipynb "$LOGS/20_${1:-main_T4}.ipynb" -k python3 \
+           -p table "${1:-main_T4}" -p scale paper -p device cuda -y '{train_args: {speed: fast}}' ;;
+  *) echo "usage: bash benchmarks/run_on_gpu.sh check|test|speed|table [...]" >&2; exit 2 ;;
 esac

@@ -1,28 +1,53 @@
 #!/usr/bin/env python
 """Training speed of zscore_kd's fast path against the classic DataLoader path, measured in the same run.
 
-    python benchmarks/speed.py --out benchmarks/results/h200           # on the GPU machine (~10 min)
-    python benchmarks/speed.py --quick                                   # a CPU smoke run of every measurement (~1 min)
+    python benchmarks/speed.py --out benchmarks/results/h200     # every method, fast vs classic, on the GPU (~10 min)
+    python benchmarks/speed.py --smoke                           # a CPU smoke run of every measurement
 
-The workload is the paper's: resnet32x4 -> resnet8x4, batch 64, SGD, CIFAR-100-shaped data (50k train / 10k test,
-the synthetic dataset at full size). The classic path is what the official code does: a torch DataLoader of PIL
-images through torchvision transforms (8 workers), eager float32, teacher forward every step. The fast path is the
-same trainer with data and augmentation on the GPU, bf16 autocast, channels_last, torch.compile and whole-step
-CUDA graphs. Every ratio divides two numbers measured by this run on this machine.
+The workload is the paper's: resnet32x4 -> resnet8x4, batch 64, SGD, CIFAR-100-shaped data (50k train / 10k test;
+random uint8 images, since content does not change the cost of a step). The classic path is what the official code
+does: a torch DataLoader of PIL images through torchvision transforms (8 workers), eager float32, the teacher forward
+every step. The fast path is the same trainer with data and augmentation on the GPU, bf16 autocast, channels_last,
+whole-step CUDA graphs and (optionally) torch.compile. Every ratio divides two numbers measured by this run on this
+machine. `check.py`, the one-command GPU check, is built from the measurements defined here.
 """
-import argparse, json, platform, tempfile, time
+import argparse, contextlib, copy, json, math, platform, tempfile, time
+from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
-from zscore_kd.data import make_synthetic, DeviceLoader, classic_loader
+from zscore_kd.data import ImageData, DeviceLoader, classic_loader
 from zscore_kd.models import get_model
 from zscore_kd.runs import resolve_config
 from zscore_kd.train import Learner, EagerSteps, StepGraphs, teacher_logits_fn, evaluate, autocast_for
 
-STEPS_PER_EPOCH = 782  # 50,000 images in batches of 64, the last one partial
+CIFAR_TRAIN = 50_000                      # images per CIFAR-100 training epoch
+# The official code (the LS repository's tools/train.py, mdistiller-based), one H200, torch 2.11 cu130, 2026-11-26:
+OFFICIAL_H200 = {'kd': 4_020, 'mlkd': 2_010}  # student images/s: KD+LS with 8 loader workers, MLKD+LS (two views)
+FAST = dict(precision='bf16', channels_last=True, cuda_graphs=True)  # the fast path's flags (compile: on request)
 
 def sync(device):
     if device.type == 'cuda': torch.cuda.synchronize()
+
+def random_data(n_train, n_test, device, num_classes=100, seed=0) -> ImageData:
+    "CIFAR-shaped random uint8 images and labels, on `device`."
+    g = torch.Generator().manual_seed(seed)
+    img = lambda n: torch.randint(0, 256, (n, 3, 32, 32), generator=g, dtype=torch.uint8)
+    lab = lambda n: torch.randint(0, num_classes, (n,), generator=g)
+    return ImageData(img(n_train), lab(n_train), img(n_test), lab(n_test), num_classes, name='random').to(device)
+
+class FakeGraphs(StepGraphs):
+    "`StepGraphs` with the CUDA primitives faked (a 'graph' re-runs the recorded step): its bookkeeping on a CPU."
+    def _new_stream(self): return SimpleNamespace(wait_stream=lambda other: None)
+    def _main_stream(self): return self._new_stream()
+    def _on(self, stream): return contextlib.nullcontext()
+    def _capture(self, fn, stream, owner): return SimpleNamespace(replay=fn)
+
+def make_runner(learners, teacher_fn, graphs: bool, device, warmup: int = 3):
+    "The step runner: whole-step CUDA graphs when asked for (faked on a CPU), else the eager reference."
+    if not graphs: return EagerSteps(learners, teacher_fn)
+    return (StepGraphs if device.type == 'cuda' else FakeGraphs)(learners, teacher_fn, warmup=warmup)
 
 def batches(loader, device):
     "Batches forever (epoch 1, 2, ...), moved to `device`."
@@ -32,120 +57,201 @@ def batches(loader, device):
         for b in (loader.epoch(e) if isinstance(loader, DeviceLoader) else loader):
             yield {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in b.items()}
 
-def time_steps(learners, teacher_fn, loader, device, steps, warmup, graphs):
-    "Seconds per step of `learners` (one shared batch stream), after `warmup` steps; and the peak GPU memory."
-    runner = (StepGraphs if graphs else EagerSteps)(learners, teacher_fn)
-    for L in learners: L.begin_epoch(1)
-    it = batches(loader, device)
-    for _ in range(warmup): runner(learners, next(it))
-    sync(device)
-    if device.type == 'cuda': torch.cuda.reset_peak_memory_stats()
-    start = time.perf_counter()
-    for _ in range(steps): runner(learners, next(it))
-    sync(device)
-    peak = torch.cuda.max_memory_allocated() / 2**30 if device.type == 'cuda' else float('nan')
-    return (time.perf_counter() - start) / steps, peak
+@dataclass
+class Bench:
+    "What every measurement shares: device, data, the teacher, sizes and the time each measurement may take."
+    device: torch.device
+    data: ImageData                       # the speed rows' data (50k random images on the GPU)
+    cache_data: ImageData                 # a smaller set for the teacher-cache rows (building the cache costs 162 forwards/image)
+    teacher: torch.nn.Module              # the frozen teacher (random weights: they do not change the speed)
+    tmp: str                              # run folders go here
+    teacher_name: str = 'resnet32x4'
+    student: str = 'resnet8x4'
+    batch: int = 64
+    seconds: float = 5.0                  # timed seconds per measurement (after warm-up)
+    warmup: int = 12                      # untimed steps: cuDNN autotuning, compile, graph capture
+    max_steps: int = 2000
+    graph_warmup: int = 3                 # eager steps before a CUDA graph is captured
+    workers: int = 8                      # classic path: DataLoader workers
+    fast_opts: dict = None                # the fast path's flags (None: FAST)
+    rows: int = 0
 
-def setup(args, device, data, teacher, tmp, method, stand, fast, n_students=1, cache=False):
-    "Learners and the teacher-logit function of one measured configuration."
-    fast_opts = dict(precision='bf16', channels_last=True, compile=args.compile, cuda_graphs=device.type == 'cuda') if fast else {}
-    cs = [resolve_config(method=method, logit_stand=stand, teacher=args.teacher, student=args.student, epochs=240, device=str(device),
-                         out_dir=tmp, teacher_cache=cache, kd_weight=(9.0 + i) if stand else None, **fast_opts) for i in range(n_students)]
-    ls = [Learner(c, data.num_classes) for c in cs]
-    t = teacher.to(memory_format=torch.channels_last) if fast else teacher
-    fn = teacher_logits_fn(t, cs[0], data.train_x, ls[0].method.views, progress=False)
-    return ls, fn, cs[0]
+    def learners(self, method, stand, n=1, **opts):
+        "`n` students of one configuration (several: λ_KD 9, 10, ... so that they differ), in a fresh folder."
+        self.rows += 1
+        cs = [resolve_config(method=method, logit_stand=stand, teacher=self.teacher_name, student=self.student, epochs=240,
+                             batch_size=self.batch, device=str(self.device), out_dir=f'{self.tmp}/r{self.rows}',
+                             kd_weight=9.0 + i if n > 1 else None, **opts) for i in range(n)]
+        return [Learner(c, self.data.num_classes) for c in cs]
 
-def measure(args, device, data, teacher, tmp, name, method, stand, fast, n_students=1, cache=False, workers=8):
-    ls, fn, c = setup(args, device, data, teacher, tmp, method, stand, fast, n_students, cache)
-    strong = ls[0].method.views == 2
-    loader = (DeviceLoader(data.train_x, data.train_y, 64, seed=0, strong=strong, channels_last=c.channels_last) if fast else
-              classic_loader(data, batch_size=64, num_workers=workers, strong=strong))
-    sec, peak = time_steps(ls, fn, loader, device, args.steps, args.warmup, c.cuda_graphs)
-    test = DeviceLoader(data.test_x, data.test_y, 500, shuffle=False, augment=False, channels_last=c.channels_last)
-    sync(device); t0 = time.perf_counter(); evaluate(ls[0].model, test, autocast_for(c)); sync(device)
-    eval_s = time.perf_counter() - t0
-    epochs = 480 if method == 'mlkd' else 240
-    row = dict(name=name, method=method, logit_stand=stand, path='fast' if fast else f'classic ({workers} workers)', students=n_students,
-               ms_per_step=1e3 * sec, student_images_per_s=64 * n_students / sec, epochs=epochs,
-               projected_minutes=epochs * (STEPS_PER_EPOCH * sec + eval_s * n_students) / 60, peak_gib=peak)
-    print(f"{name:<38} {row['ms_per_step']:8.2f} ms/step {row['student_images_per_s']:10.0f} img/s "
-          f"{row['projected_minutes']:8.1f} min for {epochs} epochs  peak {peak:.2f} GiB", flush=True)
-    return row
+    def timed(self, runner, ls, it):
+        "Warm up, then time steps for about `seconds`: (seconds per step, steps timed, warm-up seconds, peak GiB)."
+        for L in ls: L.begin_epoch(1)
+        t0 = time.perf_counter()
+        for _ in range(self.warmup): runner(ls, next(it))
+        sync(self.device); warm = time.perf_counter() - t0
+        if self.device.type == 'cuda': torch.cuda.reset_peak_memory_stats()
+        n, start = 0, time.perf_counter()
+        while n < self.max_steps and (n < 3 or time.perf_counter() - start < self.seconds):
+            for _ in range(10 if self.device.type == 'cuda' else 1): runner(ls, next(it)); n += 1
+            sync(self.device)
+        sec = (time.perf_counter() - start) / n
+        peak = torch.cuda.max_memory_allocated() / 2**30 if self.device.type == 'cuda' else float('nan')
+        return sec, n, warm, peak
 
-def equivalence(args, device, data, teacher, tmp, steps=20):
-    "fp32: per-step losses of the fast path (compile, CUDA graphs, device loader) vs the eager reference, same batches."
-    out = {}
-    for fast in (False, True):
+    def setup(self, method, stand, fast=True, n=1, cache=False, compile=False):
+        "Learners, the step runner and the endless batch stream of one configuration."
+        data = self.cache_data if cache else self.data
+        ls = self.learners(method, stand, n, teacher_cache=cache, compile=compile, **((self.fast_opts or FAST) if fast else {}))
+        c, strong = ls[0].c, ls[0].method.views == 2
+        teacher = copy.deepcopy(self.teacher).to(memory_format=torch.channels_last) if fast else self.teacher
+        fn = teacher_logits_fn(teacher, c, data.train_x, ls[0].method.views, progress=False)
+        loader = (DeviceLoader(data.train_x, data.train_y, self.batch, seed=0, strong=strong, channels_last=c.channels_last) if fast else
+                  classic_loader(data, batch_size=self.batch, num_workers=self.workers, strong=strong))
+        return ls, make_runner(ls, fn, fast, self.device, self.graph_warmup), batches(loader, self.device)
+
+    def measure(self, name, method, stand, fast=True, n=1, cache=False, compile=False) -> dict:
+        "One row: ms/step, student images/s, projected time of the recipe (240 epochs; MLKD 480), peak memory."
+        ls, runner, it = self.setup(method, stand, fast, n, cache, compile)
+        sec, steps, warm, peak = self.timed(runner, ls, it)
+        c = ls[0].c
+        test = DeviceLoader(self.data.test_x, self.data.test_y, 500, shuffle=False, augment=False, channels_last=c.channels_last)
+        sync(self.device); t0 = time.perf_counter(); evaluate(ls[0].model, test, autocast_for(c)); sync(self.device)
+        eval_s, epochs = time.perf_counter() - t0, 480 if method == 'mlkd' else 240
+        ips = self.batch * n / sec
+        row = dict(name=name, method=method, logit_stand=stand, path='fast' if fast else f'classic ({self.workers} workers)',
+                   students=n, teacher_cache=cache, compile=compile, ms_per_step=1e3 * sec, steps_timed=steps, warmup_s=warm,
+                   student_images_per_s=ips, epochs=epochs, peak_gib=peak,
+                   projected_minutes=epochs * (math.ceil(CIFAR_TRAIN / self.batch) * sec + eval_s * n) / 60,
+                   x_official_h200=ips / OFFICIAL_H200['mlkd' if method == 'mlkd' else 'kd'])
+        print(f"{name:<40} {row['ms_per_step']:8.2f} ms/step {ips:9,.0f} img/s {row['projected_minutes']:8.1f} min/{epochs} ep "
+              f"peak {peak:.2f} GiB  (warm-up {warm:.1f} s, {steps} steps timed)", flush=True)
+        return row
+
+    def step_losses(self, method, graphs: bool, steps: int, epochs: int = 2) -> list:
+        "float32 per-step training losses of one student over `epochs` short epochs, `steps` in all (so epoch-set weights change)."
         torch.manual_seed(0)
-        opts = dict(channels_last=True, compile=args.compile, cuda_graphs=device.type == 'cuda') if fast else {}
-        c = resolve_config(method='kd', logit_stand=True, teacher=args.teacher, student=args.student, epochs=240,
-                           device=str(device), out_dir=f'{tmp}/eq{int(fast)}', **opts)
-        L = Learner(c, data.num_classes)
-        runner = (StepGraphs if c.cuda_graphs else EagerSteps)([L], teacher_logits_fn(teacher, c, data.train_x, 1, False))
-        L.begin_epoch(1); losses, prev = [], 0.0
-        for i, b in zip(range(steps), DeviceLoader(data.train_x, data.train_y, 64, seed=0, channels_last=c.channels_last).epoch(1)):
-            runner([L], b); total = L.sums[0].item(); losses.append((total - prev) / 64); prev = total
-        out['fast' if fast else 'reference'] = losses
-    rel = max(abs(a - b) / abs(b) for a, b in zip(out['fast'], out['reference']))
-    print(f'fp32 equivalence over {steps} steps: max relative loss difference fast vs reference = {rel:.2e}', flush=True)
-    return dict(steps=steps, max_rel_diff=rel, **out)
+        L = self.learners(method, True, cuda_graphs=graphs)[0]
+        n = steps // epochs * self.batch
+        x, y = self.data.train_x[:n], self.data.train_y[:n]
+        fn = teacher_logits_fn(self.teacher, L.c, x, L.method.views, progress=False)
+        runner = make_runner([L], fn, graphs, self.device, self.graph_warmup)
+        loader, losses = DeviceLoader(x, y, self.batch, seed=0, strong=L.method.views == 2), []
+        for e in range(1, epochs + 1):
+            L.begin_epoch(e)
+            for b in loader.epoch(e): L.sums.zero_(); runner([L], b); losses.append(L.sums[0].item() / len(b['y']))
+        return losses
 
-def accuracy(args, device, tmp, epochs):
-    "bf16 fast path vs float32 eager reference: a short synthetic KD+LS run each, same seed; final and best top-1."
+    def equivalence(self, method, steps=24) -> dict:
+        "CUDA-graph step vs eager step in float32, same batches: the largest relative difference of the per-step losses."
+        ref, graph = self.step_losses(method, False, steps), self.step_losses(method, True, steps)
+        rel = max(abs(a - b) / max(abs(b), 1e-12) for a, b in zip(graph, ref))
+        print(f'{method.upper():<5} CUDA graph vs eager, fp32, {steps} steps over 2 epochs: max relative loss difference {rel:.2e}', flush=True)
+        return dict(method=method, steps=steps, max_rel_diff=rel, eager=ref, graph=graph)
+
+    def profile(self, method='kd', stand=True, cache=False, compile=False, steps=10) -> dict:
+        "torch.profiler over `steps` fast steps: GPU kernel time per step against wall time (launch- vs kernel-bound)."
+        from torch.profiler import profile, ProfilerActivity
+        ls, runner, it = self.setup(method, stand, True, 1, cache, compile)
+        for L in ls: L.begin_epoch(1)
+        for _ in range(self.warmup): runner(ls, next(it))
+        cuda = self.device.type == 'cuda'
+        sync(self.device); t0 = time.perf_counter()
+        with profile(activities=[ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])) as p:
+            for _ in range(steps): runner(ls, next(it))
+            sync(self.device)
+        wall = 1e3 * (time.perf_counter() - t0) / steps
+        return summarize_profile(p.key_averages(), wall, steps, cuda)
+
+def summarize_profile(events, wall_ms, steps, cuda) -> dict:
+    "Kernel time (GPU) or op time (CPU) per step, its share of the wall time, and the five largest entries."
+    dev = lambda e: getattr(e, 'self_device_time_total', None) or getattr(e, 'self_cuda_time_total', 0)
+    if cuda: items = [(e.key, dev(e), e.count) for e in events if str(e.device_type).endswith('CUDA') and dev(e) > 0]
+    else: items = [(e.key, e.self_cpu_time_total, e.count) for e in events if e.self_cpu_time_total > 0]
+    items.sort(key=lambda t: -t[1])
+    busy = sum(t for _, t, _ in items) / 1e3 / steps
+    share = busy / wall_ms
+    verdict = ('CPU (no GPU profile)' if not cuda else 'no kernel records (the profiler saw none)' if not items else
+               'kernel-bound' if share >= 0.8 else 'launch-bound (the GPU idles between kernels)')
+    out = dict(wall_ms_per_step=wall_ms, busy_ms_per_step=busy, busy_share=share, kernels_per_step=sum(c for *_, c in items) / steps,
+               verdict=verdict, top=[dict(name=k[:80], ms_per_step=t / 1e3 / steps) for k, t, _ in items[:5]])
+    print(f"profile: {wall_ms:.2f} ms/step wall, {busy:.2f} ms/step {'in GPU kernels' if cuda else 'in CPU ops'} ({100 * share:.0f}%), "
+          f"{out['kernels_per_step']:.0f} per step -> {verdict}", flush=True)
+    for t in out['top']: print(f"   {t['ms_per_step']:7.3f} ms/step  {t['name']}", flush=True)
+    return out
+
+def accuracy(device, tmp, teacher, student, n_train, n_test, epochs, teacher_epochs, fast: dict) -> dict:
+    "speed='exact' (float32 eager) vs `fast` (a speed preset and flags): a short synthetic KD+LS run each, its teacher included, same seed."
     from zscore_kd.train import fit
-    base = dict(method='kd', logit_stand=True, teacher=args.teacher, student=args.student, epochs=epochs, device=str(device),
-                out_dir=f'{tmp}/acc', data_args=dict(n_train=args.acc_train, n_test=2000 if not args.quick else 200))
-    fast = dict(precision='bf16', channels_last=True, compile=args.compile, cuda_graphs=device.type == 'cuda')
-    out = {name: fit(progress=False, **base, **opts) for name, opts in (('reference fp32', {}), ('fast bf16', fast))}
-    for name, r in out.items(): print(f"{name:<16} final {r['final']['top1']:.2f}  best {r['best']['top1']:.2f}  ({epochs} epochs)", flush=True)
-    return {name: dict(final=r['final'], best=r['best'], wall_time_s=r['wall_time_s']) for name, r in out.items()}
+    from zscore_kd.runs import SPEED_FLAGS
+    base = dict(method='kd', logit_stand=True, teacher=teacher, student=student, epochs=epochs, teacher_epochs=teacher_epochs,
+                device=str(device), out_dir=f'{tmp}/acc', data_args=dict(n_train=n_train, n_test=n_test))
+    out = {}
+    for name, opts in (('exact', dict(speed='exact')), ('fast', fast)):
+        r = fit(progress=False, **base, **opts)
+        out[name] = dict(final=r['final']['top1'], best=r['best']['top1'], best_epoch=r['best']['epoch'], wall_time_s=r['wall_time_s'],
+                         speed=r['config']['speed'], **{k: r['config'][k] for k in SPEED_FLAGS})
+        print(f"{name:<6} final {r['final']['top1']:6.2f}  best {r['best']['top1']:6.2f}  ({epochs} epochs, {r['wall_time_s']:.0f} s; "
+              + ', '.join(f'{k}={r["config"][k]}' for k in SPEED_FLAGS) + ')', flush=True)
+    return out
+
+def make_bench(smoke: bool, tmp: str, seconds: float = 5.0, cache_images: int = 2560) -> Bench:
+    "The paper's workload on the GPU (resnet32x4 -> resnet8x4, batch 64, 50k images); tiny on the CPU (`smoke`)."
+    device = torch.device('cuda' if torch.cuda.is_available() and not smoke else 'cpu')
+    torch.backends.cudnn.benchmark = True
+    n_train, n_test = (CIFAR_TRAIN, 10_000) if not smoke else (256, 64)
+    data = random_data(n_train, n_test, device)
+    cache_data = random_data(cache_images if not smoke else 32, n_test, device, seed=1)
+    tname, student = ('resnet32x4', 'resnet8x4') if not smoke else ('resnet8', 'resnet8')
+    torch.manual_seed(0)
+    teacher = get_model(tname, data.num_classes).to(device).eval()
+    if not smoke: return Bench(device, data, cache_data, teacher, tmp, tname, student, seconds=seconds)
+    return Bench(device, data, cache_data, teacher, tmp, tname, student, batch=16, seconds=0.0, warmup=2, max_steps=3,
+                 graph_warmup=1, workers=0, fast_opts=dict(channels_last=True, cuda_graphs=True))  # bf16 on a CPU is slow
+
+def add_ratios(rows: list) -> list:
+    "× the classic path of the same method (KD for every one-view method), measured in this run."
+    base = {r['method']: r['student_images_per_s'] for r in rows if r['path'].startswith('classic')}
+    for r in rows:
+        b = base.get('mlkd' if r['method'] == 'mlkd' else 'kd')
+        r['x_classic'] = r['student_images_per_s'] / b if b else None
+    return rows
+
+def speed_table(rows: list) -> list:
+    "Markdown lines of the speed rows."
+    lines = ['| configuration | path | ms/step | student img/s | × classic (this run) | × official (H200) | projected time | peak GiB | warm-up s |',
+             '|---|---|---|---|---|---|---|---|---|']
+    fmt = lambda v, f: '–' if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, f)
+    return lines + [f"| {r['name']} | {r['path']} | {r['ms_per_step']:.2f} | {r['student_images_per_s']:,.0f} | {fmt(r.get('x_classic'), '.1f')} | "
+                    f"{r['x_official_h200']:.2f} | {r['projected_minutes']:.1f} min / {r['epochs']} ep | {fmt(r['peak_gib'], '.2f')} | "
+                    f"{r['warmup_s']:.1f} |" for r in rows]
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--out', help='folder for results.json and results.md')
-    ap.add_argument('--quick', action='store_true', help='tiny CPU-sized smoke run of every measurement')
-    ap.add_argument('--steps', type=int, default=300); ap.add_argument('--warmup', type=int, default=30)
-    ap.add_argument('--teacher', default='resnet32x4'); ap.add_argument('--student', default='resnet8x4')
-    ap.add_argument('--no-compile', dest='compile', action='store_false')
-    ap.add_argument('--acc-epochs', type=int, default=30, help='epochs of the bf16-vs-fp32 accuracy check (0: skip)')
-    ap.add_argument('--acc-train', type=int, default=20_000, help='synthetic training images of the accuracy check')
-    args = ap.parse_args()
-    device = torch.device('cuda' if torch.cuda.is_available() and not args.quick else 'cpu')
-    n_train, n_test = (50_000, 10_000) if not args.quick else (640, 500)
-    if args.quick: args.steps, args.warmup, args.teacher, args.student, args.compile, args.acc_epochs, args.acc_train = 3, 1, 'resnet8', 'resnet8', False, 1, 320
-    torch.backends.cudnn.benchmark = True
-    data = make_synthetic(n_train=n_train, n_test=n_test).to(device)
-    torch.manual_seed(0)
-    teacher = get_model(args.teacher, data.num_classes).to(device).eval()
-    rows = []
+    ap.add_argument('--out', help='folder for speed.json and speed.md')
+    ap.add_argument('--smoke', '--quick', action='store_true', help='tiny CPU run of every measurement')
+    ap.add_argument('--seconds', type=float, default=5.0, help='timed seconds per measurement')
+    ap.add_argument('--compile', action='store_true', help='also measure each fast row with torch.compile')
+    a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        workers = 0 if args.quick else 8
-        rows.append(measure(args, device, data, teacher, tmp, 'classic KD+LS (official-style loader)', 'kd', True, False, workers=workers))
-        rows.append(measure(args, device, data, teacher, tmp, 'classic MLKD+LS (official-style loader)', 'mlkd', True, False, workers=workers))
+        b = make_bench(a.smoke, tmp, a.seconds)
+        rows = [b.measure('classic KD+LS', 'kd', True, fast=False), b.measure('classic MLKD+LS', 'mlkd', True, fast=False)]
         for m in ('kd', 'dkd', 'ctkd', 'mlkd'):
             for stand in (False, True):
-                rows.append(measure(args, device, data, teacher, tmp, f"fast {m.upper()}{'+LS' if stand else ''}", m, stand, True))
-        rows.append(measure(args, device, data, teacher, tmp, 'fast KD+LS, teacher cache', 'kd', True, True, cache=True))
-        rows.append(measure(args, device, data, teacher, tmp, 'fast KD+LS, 8 students', 'kd', True, True, n_students=8))
-        rows.append(measure(args, device, data, teacher, tmp, 'fast KD+LS, 8 students, teacher cache', 'kd', True, True, n_students=8, cache=True))
-        eq = equivalence(args, device, data, teacher, tmp, steps=3 if args.quick else 20)
-        acc = accuracy(args, device, tmp, args.acc_epochs) if args.acc_epochs else {}
-    base = {r['method']: r['student_images_per_s'] for r in rows if r['path'].startswith('classic')}
-    for r in rows: r['speedup_vs_classic'] = r['student_images_per_s'] / base['mlkd' if r['method'] == 'mlkd' else 'kd']
-    hw = torch.cuda.get_device_name() if device.type == 'cuda' else f'{platform.machine()} CPU'
-    lines = [f'# Training speed on {hw} (torch {torch.__version__}), {args.teacher} -> {args.student}, batch 64', '',
-             '| configuration | path | ms/step | student img/s | × classic | projected time | peak GiB |', '|---|---|---|---|---|---|---|']
-    lines += [f"| {r['name']} | {r['path']} | {r['ms_per_step']:.2f} | {r['student_images_per_s']:,.0f} | {r['speedup_vs_classic']:.1f} | "
-              f"{r['projected_minutes']:.1f} min / {r['epochs']} ep | {r['peak_gib']:.2f} |" for r in rows]
-    lines += ['', f"fp32 equivalence: fast path vs eager reference, same batches, {eq['steps']} steps: max relative loss difference {eq['max_rel_diff']:.2e}"]
-    lines += [f"accuracy, {args.acc_epochs}-epoch synthetic KD+LS run, {name}: final {a['final']['top1']:.2f}, best {a['best']['top1']:.2f}"
-              for name, a in acc.items()]
+                for comp in (False, True) if a.compile else (False,):
+                    rows.append(b.measure(f"fast {m.upper()}{'+LS' if stand else ''}{', compiled' if comp else ''}", m, stand, compile=comp))
+        rows.append(b.measure('fast KD+LS, teacher cache', 'kd', True, cache=True))
+        n = 8 if not a.smoke else 2
+        rows.append(b.measure(f'fast KD+LS, {n} students', 'kd', True, n=n))
+        rows.append(b.measure(f'fast KD+LS, {n} students, teacher cache', 'kd', True, n=n, cache=True))
+    hw = torch.cuda.get_device_name() if b.device.type == 'cuda' else f'{platform.machine()} CPU'
+    lines = [f'# Training speed on {hw} (torch {torch.__version__}), {b.teacher_name} -> {b.student}, batch {b.batch}', '']
+    lines += speed_table(add_ratios(rows))
     print('\n'.join(lines))
-    if args.out:
-        out = Path(args.out); out.mkdir(parents=True, exist_ok=True)
-        (out / 'results.json').write_text(json.dumps(dict(hardware=hw, torch=torch.__version__, rows=rows, equivalence=eq, accuracy=acc), indent=1))
-        (out / 'results.md').write_text('\n'.join(lines) + '\n')
+    if a.out:
+        out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
+        (out / 'speed.json').write_text(json.dumps(dict(hardware=hw, torch=torch.__version__, rows=rows), indent=1))
+        (out / 'speed.md').write_text('\n'.join(lines) + '\n')
 
 if __name__ == '__main__':
     main()

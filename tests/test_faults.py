@@ -69,7 +69,7 @@ TINY = dict(epochs=1, teacher_epochs=1, data_args={'n_train': 256, 'n_test': 128
 PARAMETER_CASES = [
     ('typo in a name', '10_train', dict(epoch=3), "Unknown parameter 'epoch' (did you mean 'epochs'?)"),
     ('explicit 0 is not the default', '10_train', dict(epochs=0), 'Parameter epochs must be an integer >= 1'),
-    ('a word for a flag', '10_train', dict(compile='yes'), "Parameter compile must be True or False, got 'yes'"),
+    ('a word for a flag', '10_train', dict(compile='yes'), "Parameter compile must be True or False or None (the default), got 'yes'"),
     ('a dict that does not parse', '10_train', dict(method_args='{beta: [1'), 'Parameter method_args must be a dict'),
     ('a float count', '10_train', dict(batch_size=64.0), 'Parameter batch_size must be an integer >= 1, got 64.0'),
     ('bad synthetic knob as text', '10_train', {**TINY, 'data_args': "{'n_train': 10.5}"},

@@ -58,9 +58,9 @@ TRAIN_RULES = dict(  # what each parameter of 10_train may be
     base_temp=number(gt=0, none=True), kd_weight=number(gt=0, none=True), ce_weight=number(gt=0, none=True), method_args=mapping(),
     dataset=text(), data_root=text(), data_args=mapping(none=True), epochs=integer(1, none=True), teacher_epochs=integer(1, none=True),
     batch_size=integer(1, none=True), lr=number(gt=0, none=True), lr_decay_epochs=sequence(integer(1), none=True), lr_decay_rate=number(gt=0),
-    momentum=number(ge=0), weight_decay=number(ge=0, none=True), seed=integer(0), deterministic=flag(), device=text(), precision=text(),
-    channels_last=flag(), compile=flag(), cuda_graphs=flag(), teacher_cache=flag(), teacher_root=text(), out_dir=text(),
-    preset=one_of(None, 'paper'), sync_bn=flag(), gpus=integer(0))
+    momentum=number(ge=0), weight_decay=number(ge=0, none=True), seed=integer(0), deterministic=flag(), device=text(), speed=one_of('exact', 'fast'),
+    precision=one_of(None, 'fp32', 'bf16'), channels_last=flag(none=True), compile=flag(none=True), cuda_graphs=flag(none=True),
+    teacher_cache=flag(none=True), teacher_root=text(), out_dir=text(), preset=one_of(None, 'paper'), sync_bn=flag(), gpus=integer(0))
 
 def config_from_params(**params):
     "The resolved `RunConfig` of `10_train`'s parameters (quick CPU-sized defaults on the synthetic data)."

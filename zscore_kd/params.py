@@ -46,9 +46,9 @@ def number(gt: float = None, ge: float = None, none: bool = False) -> Rule:
     what = 'a finite number' + (f' > {gt}' if gt is not None else f' >= {ge}' if ge is not None else '')
     return Rule(what, lambda v: _num(v) and (gt is None or v > gt) and (ge is None or v >= ge), none)
 
-def flag() -> Rule:
+def flag(none: bool = False) -> Rule:
     "True or False (papermill's `-p x True` gives a bool)."
-    return Rule('True or False', lambda v: isinstance(v, bool))
+    return Rule('True or False', lambda v: isinstance(v, bool), none)
 
 # %% ../nbs/00b_params.ipynb #49cdfe50
 def closest(name: str, names) -> str:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
+from .progress import progress_bar, report
 
 import zscore_kd
 from .files import checkout
@@ -74,7 +74,7 @@ def teacher_config(c: RunConfig) -> RunConfig:
     "The vanilla run that trains `c.teacher` (seed 0, shared by all students); on CIFAR-100 with the published vanilla recipe."
     shared = {k: getattr(c, k) for k in SHARED_FIELDS if k not in ABOUT_TEACHER}
     length = dict(epochs=c.teacher_epochs or c.epochs) if c.dataset == 'synthetic' else dict(epochs=c.teacher_epochs, preset='paper')
-    return resolve_config(method='vanilla', student=c.teacher, seed=0, check_device=False, **length, **shared)
+    return resolve_config(method='vanilla', student=c.teacher, seed=0, check_device=False, speed=c.speed, **length, **shared)
 
 def assistant(c: RunConfig):
     "TAKD's assistant (a zoo name) when `c` is the second stage of a two-stage TAKD run, else None."
@@ -331,16 +331,20 @@ def _train(cs: list, progress: bool):
     teacher_fn = teacher_logits_fn(teacher, c0, getattr(data, 'train_x', None), views, progress)
     steps = (StepGraphs if c0.cuda_graphs and torch.device(c0.device).type == 'cuda' else EagerSteps)(learners, teacher_fn)
     first, last = min(L.epoch for L in learners) + 1, max(c.epochs for c in cs)
-    for epoch in tqdm(range(first, last + 1), desc=f'{c0.method} {c0.student}' + (f' +{len(cs) - 1}' if len(cs) > 1 else ''), disable=not progress):
+    desc = f'{c0.method} {c0.student}' + (f' +{len(cs) - 1}' if len(cs) > 1 else '')
+    for epoch in progress_bar(range(first, last + 1), desc, enabled=progress):
         active = [L for L in learners if L.epoch < epoch <= L.c.epochs]
         for L in active: L.begin_epoch(epoch)
         start = time.perf_counter()
-        for batch in tqdm(loader.epoch(epoch), total=len(loader), leave=False, disable=not progress): steps(active, batch)
+        for batch in progress_bar(loader.epoch(epoch), total=len(loader), leave=False, enabled=progress): steps(active, batch)
         if torch.device(c0.device).type == 'cuda': torch.cuda.synchronize()
         seconds = time.perf_counter() - start
         for L in active:
             r = L.end_epoch(epoch, test, seconds)
-            if progress: tqdm.write(f"{L.run.path.name} epoch {epoch}/{L.c.epochs}: loss {r['train_loss']:.3f}  train {r['train_top1']:.1f}%  "
-                                    f"test {r['test_top1']:.2f}% (top-5 {r['test_top5']:.2f}%)  {r['images_per_s']:.0f} img/s")
-    for L in learners: L.finish(teacher_info)
+            if progress: report(f"{L.run.path.name} epoch {epoch}/{L.c.epochs}: loss {r['train_loss']:.3f}  train {r['train_top1']:.1f}%  "
+                                f"test {r['test_top1']:.2f}% (top-5 {r['test_top5']:.2f}%)  {r['images_per_s']:.0f} img/s")
+    for L in learners:
+        r = L.finish(teacher_info)
+        if progress: report(f"{L.run.path.name} done: final top-1 {r['final']['top1']:.2f}% (epoch {r['final']['epoch']}), best "
+                            f"{r['best']['top1']:.2f}% (epoch {r['best']['epoch']}), {r['wall_time_s']:.1f} s")
     barrier(dist)  # the other ranks return once rank 0 has written result.json
