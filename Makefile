@@ -14,6 +14,8 @@ ARGS   ?=
 $(STAMP): setup.py settings.ini constraints.txt
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]' 2>&1 | { grep -v 'is ignored: it is neither' || true; }
+	mkdir -p $(VENV)/share/jupyter/lab/settings  # JupyterLab saves widget state with the notebook (30_explore's last values)
+	test -f $(VENV)/share/jupyter/lab/settings/overrides.json || echo '{"@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": true}}' > $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -25,10 +27,10 @@ run: setup
 	mkdir -p runs
 	$(BIN)/papermill nbs/10_train.ipynb runs/10_train.ipynb -k python3 $(ARGS)
 
-reproduce: setup  # one table and every figure: make reproduce ARGS='-p table main_T4 -p scale paper'
+reproduce: setup  # one table and every figure: make reproduce ARGS='-p table main_T4 -p scale paper'; everything: ARGS='-p table all'
 	mkdir -p runs
 	$(BIN)/papermill nbs/20_reproduce.ipynb runs/20_reproduce.ipynb -k python3 $(ARGS)
-	$(BIN)/papermill nbs/21_figures.ipynb runs/21_figures.ipynb -k python3 $(ARGS)
+	case "$(ARGS)" in *"table all"*) ;; *) $(BIN)/papermill nbs/21_figures.ipynb runs/21_figures.ipynb -k python3 $(ARGS) ;; esac
 
 test: setup browser
 	ZSCORE_KD_REQUIRE_BROWSER=1 PATH=$(abspath $(BIN)):$$PATH bash .ci/checks.sh

@@ -1,9 +1,14 @@
 """`nbs/30_explore.ipynb` in a real browser: JupyterLab (headless, loopback) driven by Debian's Chromium through Playwright.
 
-Run all cells, move the τ slider with the keyboard, check that the readout and the plot change; type a folder that is
-not a run and check the one-sentence error; page to the next test image. Screenshots go to `test-artifacts/`.
+Run all cells, then use every control as a user would: drag τ with the mouse, type out-of-range values, move K,
+student × and student +, pick another pair, flip the std toggle, page through Fig. 3, and load a distillation run,
+a vanilla run and a folder that is not a run (both runs are trained here, tiny, in a temp folder). After each
+step, once the kernel settles, the figure's own title (shown in the readout) must match the controls, and the
+plot's pixels must have changed. Any browser console error or JupyterLab log-console entry fails the test. Finally
+the notebook is saved from Lab and must carry the controls' last values as widget state, which nbconvert's HTML
+keeps. Screenshots go to `test-artifacts/` (gitignored; CI keeps them as artifacts).
 """
-import contextlib, json, os, secrets, shutil, signal, socket, subprocess, sys, time, urllib.request
+import contextlib, json, os, re, secrets, shutil, signal, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 
 import pytest
@@ -18,11 +23,17 @@ PROMPTS = "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].
 RUN_ENDED = """() => { const p = (%s)(), idle = (%s)();  // no cell queued or running, at least one ran
                       return idle && p.length > 0 && !p.includes('[*]:') && p.some(t => /^\\[\\d+\\]:$/.test(t)); }""" % (PROMPTS, IDLE)
 STDERR = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'  # where a traceback is shown
+LOG_ENTRIES = '.jp-LogConsolePanel .jp-OutputArea-child'  # at its default level: output no cell claimed (e.g. from a widget callback), errors
+TRAIN = """import glob, json, sys
+from zscore_kd.train import fit
+r = fit(method='kd', teacher='resnet8', student='resnet8', epochs=1, teacher_epochs=1, device='cpu', seed=1,
+        data_args=dict(n_train=128, n_test=32), out_dir=sys.argv[1], progress=False)
+print(json.dumps(dict(kd=r['run_dir'], vanilla=glob.glob(sys.argv[1] + '/vanilla-*')[0])))"""
 
 if not Path(CHROMIUM).exists() and os.environ.get('ZSCORE_KD_REQUIRE_BROWSER', '') in ('', '0'):
     pytest.skip(f'{CHROMIUM} is missing (make browser installs it; set ZSCORE_KD_REQUIRE_BROWSER=1 to fail instead)',
                 allow_module_level=True)
-from playwright.sync_api import sync_playwright  # noqa: E402  (after the skip: a missing browser needs no playwright)
+from playwright.sync_api import sync_playwright, TimeoutError as PlaywrightTimeout  # noqa: E402  (after the skip: a missing browser needs no playwright)
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -41,25 +52,39 @@ def descendants(pid: int) -> list:
     return found
 
 @pytest.fixture
+def runs(tmp_path):
+    "A tiny KD run and its vanilla teacher run, trained in a background process while JupyterLab starts."
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONPATH': str(ROOT)}
+    proc = subprocess.Popen([sys.executable, '-c', TRAIN, str(tmp_path / 'extra-runs')], env=env, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    def result() -> dict:
+        out, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, f'training the tiny runs failed: {err[-2000:]}'
+        return json.loads(out.strip().splitlines()[-1])
+    yield result
+    if proc.poll() is None: proc.kill(); proc.wait()
+
+@pytest.fixture
 def lab(tmp_path):
     "JupyterLab on a random loopback port, serving a temp copy of the notebook (autosave must not touch nbs/)."
     root = tmp_path / 'root'; (root / 'nbs').mkdir(parents=True)
     shutil.copy(ROOT / 'nbs' / '30_explore.ipynb', root / 'nbs')
     settings = tmp_path / 'app-settings'; settings.mkdir()
-    (settings / 'overrides.json').write_text(json.dumps(  # hide the "Jupyter news" toast
-        {'@jupyterlab/apputils-extension:notification': {'fetchNews': 'false', 'checkForUpdates': False}}))
+    (settings / 'overrides.json').write_text(json.dumps({  # no "Jupyter news" toast; save widget state with the notebook
+        '@jupyterlab/apputils-extension:notification': {'fetchNews': 'false', 'checkForUpdates': False},
+        '@jupyter-widgets/jupyterlab-manager:plugin': {'saveState': True}}))
     port, token = free_port(), secrets.token_hex(16)
     cmd = [sys.executable, '-m', 'jupyterlab', '--no-browser', '--ip=127.0.0.1', f'--port={port}',
            f'--IdentityProvider.token={token}', f'--ServerApp.root_dir={root}', f'--LabApp.app_settings_dir={settings}',
            f'--LabApp.user_settings_dir={tmp_path / "user-settings"}', f'--LabApp.workspaces_dir={tmp_path / "workspaces"}']
     if hasattr(os, 'geteuid') and os.geteuid() == 0: cmd.append('--allow-root')
-    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'JUPYTER_RUNTIME_DIR': str(tmp_path / 'runtime')}
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'JUPYTER_RUNTIME_DIR': str(tmp_path / 'runtime'), 'ZSCORE_KD_HOME': str(root)}
     env.pop('MPLBACKEND', None)  # the kernel's inline backend must embed the figures
     log = open(tmp_path / 'jupyter.log', 'w')
     server = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         url = f'http://127.0.0.1:{port}'
-        deadline = time.time() + 30
+        deadline = time.time() + 60
         while True:
             try: urllib.request.urlopen(f'{url}/api/status?token={token}', timeout=1); break
             except OSError:
@@ -77,71 +102,180 @@ def lab(tmp_path):
             except ProcessLookupError: pass
         log.close()
 
-def slider(page, label: str):
-    "The ipywidgets slider whose description is `label`."
-    return page.locator('.widget-slider', has=page.locator('.widget-label', has_text=label)).first
-
-def shoot(page, panel, name: str):
-    "Scroll `panel` to the top of the notebook, wait for the kernel, and save a screenshot to test-artifacts/."
-    panel.evaluate("el => el.scrollIntoView({block: 'start'})")
-    page.wait_for_function(IDLE, timeout=30000); page.wait_for_timeout(300)
-    page.screenshot(path=str(ARTIFACTS / name))
-
-def wait_new_src(page, img, old_src: str):
-    "Wait until the image widget `img` shows another picture (a new blob URL), then for the kernel to settle."
-    page.wait_for_function("([el, s]) => el.src && el.src !== s", arg=[img.element_handle(), old_src], timeout=30000)
-    page.wait_for_function(IDLE, timeout=30000); page.wait_for_timeout(300)  # let the last redraw land
-
 def text(locator) -> str:
     return locator.text_content().strip()  # textContent: innerText is empty for cells scrolled out of view
 
-def test_explore_notebook_in_jupyterlab(lab):
+class Panel:
+    "One widget panel of the notebook: its controls, its status/readout line and its plot."
+    def __init__(self, page, root, line: str):
+        self.page, self.root, self.line, self.plot = page, root, root.locator(line).first, root.locator('img.widget-image').first
+
+    def slider(self, label: str):
+        return self.root.locator('.widget-slider', has=self.page.locator('.widget-label', has_text=label)).first
+
+    def box(self, label: str):
+        "The number box beside the slider labelled `label`."
+        slider = self.page.locator('.widget-slider', has=self.page.locator('.widget-label', has_text=label))
+        row = self.root.locator('.widget-hbox', has=slider).last  # the innermost row: slider and box
+        return row.locator('.widget-text input').first
+
+    def value(self, label: str) -> float:
+        "The value the browser's slider holds (its hidden readout, which the frontend keeps up to date)."
+        return float(text(self.slider(label).locator('.widget-readout')).replace('−', '-'))
+
+    def pixels(self) -> bytes:
+        "A screenshot of the plot, once the picture its src names is decoded and painted."
+        self.plot.scroll_into_view_if_needed()
+        self.page.evaluate("el => el.decode().then(() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))))",
+                           self.plot.element_handle())
+        shot = self.plot.screenshot()
+        return shot
+
+    def wait(self, pattern: str, old_pixels: bytes = None, name: str = None) -> str:
+        "Wait until the line matches `pattern` and the kernel is idle; check the plot changed; save a screenshot."
+        try: self.page.wait_for_function("([el, p]) => new RegExp(p).test(el.textContent)", arg=[self.line.element_handle(), pattern],
+                                         timeout=60000)
+        except PlaywrightTimeout: raise AssertionError(f'{name or "line"}: {text(self.line)!r} does not match {pattern!r}') from None
+        self.page.wait_for_function(IDLE, timeout=60000)
+        if old_pixels is not None:  # the line is set after the plot, so the plot's src is the new picture's by now
+            assert self.pixels() != old_pixels, f'the plot did not change ({name})'
+        if name: self.pixels(); self.root.screenshot(path=str(ARTIFACTS / f'explore-{name}.png'))
+        return text(self.line)
+
+def drag(page, slider, fraction: float):
+    "Drag a slider's handle with the mouse to `fraction` of its track, in small steps as a hand would."
+    handle, track = slider.locator('.noUi-handle').first, slider.locator('.noUi-target').first
+    handle.scroll_into_view_if_needed()
+    box, rail = handle.bounding_box(), track.bounding_box()
+    x, y = box['x'] + box['width'] / 2, box['y'] + box['height'] / 2
+    page.mouse.move(x, y); page.mouse.down()
+    page.mouse.move(rail['x'] + fraction * rail['width'], y, steps=12); page.mouse.up()
+
+def title_tau(line: str) -> float:
+    return float(re.match(r'τ = ([\d.]+)', line).group(1))
+
+def test_explore_notebook_in_jupyterlab(lab, runs):
     assert Path(CHROMIUM).exists(), f'{CHROMIUM} is missing and ZSCORE_KD_REQUIRE_BROWSER is set: run `make browser`'
     ARTIFACTS.mkdir(exist_ok=True)
-    start = time.time()
+    committed = json.loads((ROOT / 'nbs' / '30_explore.ipynb').read_text())
+    assert 'widgets' not in committed['metadata'] and all(not c.get('outputs') for c in committed['cells']), \
+        'the committed notebook carries outputs or widget state: run `make export`'
+    start, problems = time.time(), []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={'width': 1400, 'height': 1000})
+        page = browser.new_page(viewport={'width': 1400, 'height': 1500})
+        page.on('console', lambda m: m.type == 'error' and problems.append(f'console error: {m.text}'))
+        page.on('pageerror', lambda e: problems.append(f'page error: {e}'))
         try:
             page.goto(f"{lab['url']}/lab/tree/nbs/30_explore.ipynb?token={lab['token']}")
             page.wait_for_selector('.jp-NotebookPanel', timeout=60000)
             page.wait_for_function(IDLE, timeout=60000)  # kernel connected: a Run All sent earlier is lost
             page.click('.lm-MenuBar-itemLabel:text-is("Run")'); page.click('.lm-Menu-itemLabel:text-is("Run All Cells")')
-            page.wait_for_function(RUN_ENDED, timeout=90000)  # Run All stops at a failing cell, so this ends either way
+            page.wait_for_function(RUN_ENDED, timeout=120000)  # Run All stops at a failing cell, so this ends either way
             tracebacks = lambda: [t for t in page.locator(STDERR).all_text_contents() if 'Traceback' in t]
             assert all(p != '[ ]:' for p in page.evaluate(PROMPTS)) and not tracebacks(), f'a cell failed: {[t[-600:] for t in tracebacks()]}'
+            print(f'run all: {time.time() - start:.1f} s')
 
-            # Fig. 2 panel: τ from 2.00 to 3.00 with four arrow presses (step 0.25)
-            tau = slider(page, 'τ (tau)')
-            toy = page.locator('.widget-vbox', has=tau).first
-            plot, readout = toy.locator('img.widget-image').first, toy.locator('.widget-html').first
-            page.wait_for_function("el => el.src && el.naturalWidth > 0", arg=plot.element_handle(), timeout=30000)
-            src, line = plot.get_attribute('src'), text(readout)
-            assert text(tau.locator('.widget-readout')) == '2.00'
-            assert line.startswith('τ = 2: KD 0.1729, KD + Z-score 0.0880'), line
-            shoot(page, toy, 'explore-before.png')
-            handle = tau.locator('.noUi-handle').first
-            handle.click()  # focuses the handle without moving it
-            for _ in range(4): handle.press('ArrowRight')
-            wait_new_src(page, plot, src)
-            assert text(tau.locator('.widget-readout')) == '3.00'
-            assert plot.get_attribute('src') != src, 'the plot did not change'
-            assert text(readout).startswith('τ = 3: KD ') and text(readout) != line, text(readout)
-            shoot(page, toy, 'explore-after.png')
+            # Fig. 2 panel
+            toy = Panel(page, page.locator('.widget-vbox', has=page.locator('.widget-dropdown')).first, '.widget-html')
+            line = toy.wait(r'^τ = 2, Fig\. 2: S1 \(K = 4\), student × 1 \+ 0  ·  Bessel std', name='start')
+            assert 'KD 0.1729, KD + Z-score 0.0880' in line, line
+            controls = toy.root.locator('.widget-slider, .widget-text, .widget-dropdown, .widget-toggle-buttons')
+            tips = controls.evaluate_all("els => els.map(e => e.title || e.querySelector('[title]')?.title || '')")
+            assert len(tips) == 10 and all(tips), f'every control needs a tooltip: {tips}'
+            assert text(toy.slider('τ').locator('.widget-label')) == 'τ (0.25–8)'
 
-            # Fig. 3 panel: the next test image, then a folder that is not a run
-            pager = page.locator('.widget-vbox', has=page.locator('.widget-text', has_text='run folder')).first
-            status, fig3, image = pager.locator('.widget-html').first, pager.locator('img.widget-image').first, slider(page, 'image')
-            assert text(status).startswith('showing kd-resnet8-'), text(status)
-            src = fig3.get_attribute('src')
-            image.locator('.noUi-handle').first.click(); image.locator('.noUi-handle').first.press('ArrowRight')
-            wait_new_src(page, fig3, src)
-            assert text(image.locator('.widget-readout')) == '1'
-            pager.locator('.widget-text input').fill('/no/such/run'); pager.locator('button:text-is("Load")').click()
-            page.wait_for_function("el => el.textContent.includes('is not a run folder')", arg=status.element_handle(), timeout=30000)
-            assert text(status) == '/no/such/run is not a run folder (it has no config.json); pass a folder under runs/ written by fit().'
-            assert not tracebacks() and 'Traceback' not in text(pager)
-            shoot(page, pager, 'explore-error.png')
+            # τ dragged with the mouse: once idle, the title's τ is the box's value (and not 2 any more)
+            before = toy.pixels()
+            drag(page, toy.slider('τ'), 0.45)
+            tau = toy.value('τ')  # where the browser's slider ended
+            print(f'τ dragged to {tau}')
+            line = toy.wait(rf'^τ = {tau:g},', before, 'tau-dragged')
+            assert tau > 2 and title_tau(line) == tau == float(toy.box('τ').input_value()), (tau, line)
+
+            # τ typed out of range: clamped to 8, and said
+            before = toy.pixels()
+            toy.box('τ').fill('20'); toy.box('τ').press('Enter')
+            line = toy.wait(r'^τ = 8,.*τ = 20 is outside 0\.25–8: clamped to 8\.', before, 'tau-clamped')
+            assert toy.box('τ').input_value() == '8'
+
+            # the pair dropdown: a random pair of K = 10 classes; then K typed, student × by keyboard, student + dragged
+            before = toy.pixels()
+            toy.root.locator('.widget-dropdown select').select_option('random')
+            toy.wait(r'^τ = 8, random \(K = 10\)', before, 'pair')
+            before = toy.pixels()
+            toy.box('K classes').fill('12'); toy.box('K classes').press('Enter')
+            toy.wait(r'^τ = 8, random \(K = 12\)', before, 'K')
+            handle = toy.slider('student ×').locator('.noUi-handle').first
+            for scale in ('1.12', '1.26'):  # one key press = one step of 0.05 in log10
+                before = toy.pixels()
+                handle.press('ArrowRight')
+                toy.wait(rf'student × {re.escape(scale)} \+', before, 'scale')
+            assert toy.box('student ×').input_value() == '1.259', toy.box('student ×').input_value()
+            before = toy.pixels()
+            drag(page, toy.slider('student +'), 0.2)
+            shift = toy.value('student +')
+            print(f'student + dragged to {shift}')
+            line = toy.wait(rf'student × 1\.26 − {-shift:g}  ·', before, 'shift')
+            assert shift < 0 and float(toy.box('student +').input_value()) == shift, line
+
+            # the std toggle: the toy panel's title and Fig. 3's status both follow it
+            fig3 = Panel(page, page.locator('.widget-vbox', has=page.locator('.widget-button')).first, '.widget-html')
+            fig3.wait(r'^kd-resnet8-\w+: kd \+ Z-score, resnet8 → resnet8; image #0 of \d+ .*Bessel std')
+            before, before3 = toy.pixels(), fig3.pixels()
+            toy.root.locator('.widget-toggle-button', has_text='population, ddof=0 (paper)').click()
+            toy.wait(r'·  population std \(ddof=0, paper\)', before, 'std')
+            fig3.wait(r'image #0 of \d+ .*population std \(ddof=0, paper\)', before3, 'fig3-std')
+
+            # Fig. 3 pager: the next image by keyboard, then an index typed past the end
+            before = fig3.pixels()
+            fig3.slider('image').locator('.noUi-handle').first.press('ArrowRight')
+            fig3.wait(r'; image #1 of \d+', before, 'fig3-next')
+            last = int(re.search(r'image #1 of (\d+)', text(fig3.line)).group(1)) - 1
+            before = fig3.pixels()
+            fig3.box('image').fill('100000'); fig3.box('image').press('Enter')
+            fig3.wait(rf'image #{last} of .*image = 100000 is outside 0–{last}: clamped to {last}\.', before, 'fig3-clamped')
+
+            # loading: another distillation run, a vanilla run, a folder that is not a run
+            made = runs()
+            path, load = fig3.root.locator('.widget-text input[type="text"]').first, fig3.root.locator('button:text-is("Load")')
+            before = fig3.pixels()
+            path.fill(made['kd']); load.click()
+            fig3.wait(rf'^{Path(made["kd"]).name}: kd, resnet8 → resnet8; image #0 of 32 ', before, 'load-run')
+            shown = fig3.plot.get_attribute('src')
+            path.fill(made['vanilla']); load.click()
+            fig3.wait(rf'^{Path(made["vanilla"]).name} is a vanilla run \(no teacher\); Fig\. 3 compares a teacher with its student')
+            assert fig3.plot.get_attribute('src') == shown, 'a refused run must leave the plot as it was'
+            path.fill('/no/such/run'); load.click()
+            fig3.wait(r'^/no/such/run is not a run folder \(it has no config\.json\)', name='load-errors')
+            assert not tracebacks() and 'Traceback' not in text(fig3.root)
+
+            # the notebook saved from Lab keeps the controls' last values, and nbconvert's HTML carries them
+            saved_path = lab['root'] / 'nbs' / '30_explore.ipynb'
+            saved_before = saved_path.stat().st_mtime_ns  # Lab may have autosaved earlier values already
+            page.click('.lm-TabBar-tabLabel:text-is("30_explore.ipynb")')
+            page.keyboard.press('Control+s')
+            deadline = time.time() + 30
+            while saved_path.stat().st_mtime_ns == saved_before and time.time() < deadline: time.sleep(0.2)
+            time.sleep(0.5)  # the file may still be being written
+            state = json.loads(saved_path.read_text())['metadata']['widgets']['application/vnd.jupyter.widget-state+json']['state']
+            values = {(m['model_name'], m['state'].get('description')): m['state'].get('value') for m in state.values()}
+            assert values.get(('FloatSliderModel', 'τ (0.25–8)')) == 8 and values.get(('IntSliderModel', 'K classes (2–100)')) == 12, \
+                {k: v for k, v in values.items() if v is not None}
+            assert any(m['model_name'] == 'DropdownModel' and m['state'].get('index') == 3 for m in state.values())
+            html = subprocess.run([sys.executable, '-m', 'jupyter', 'nbconvert', '--to', 'html', '--stdout', str(saved_path)],
+                                  capture_output=True, text=True, timeout=120, check=True).stdout
+            embedded = re.search(r'<script type="application/vnd.jupyter.widget-state\+json">(.*?)</script>', html, re.S)
+            assert embedded, 'nbconvert HTML without the widget state'
+            rendered = json.loads(embedded.group(1))['state']
+            assert any(m['model_name'] == 'FloatSliderModel' and m['state'].get('value') == 8 for m in rendered.values())
+
+            page.click('.lm-MenuBar-itemLabel:text-is("View")'); page.click('.lm-Menu-itemLabel:text-is("Show Log Console")')
+            page.wait_for_selector('.jp-LogConsolePanel', timeout=30000)  # it lists what was logged before it opened
+            entries = page.locator(LOG_ENTRIES).all_text_contents()
+            page.screenshot(path=str(ARTIFACTS / 'explore-log-console.png'))
+            assert not entries, f'JupyterLab log console: {entries}'
+            assert not problems, problems
         except Exception:
             with contextlib.suppress(Exception): page.screenshot(path=str(ARTIFACTS / 'explore-failure.png'))
             raise

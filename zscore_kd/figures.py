@@ -90,7 +90,8 @@ def difference_row(axs, logits: dict, labels, method: str = 'KD') -> list:
     t, stats = logits[TEACHER_ROW], []
     for ax, (student, std), name in zip(axs, ((method, False), (method + '+Ours', False), (method + '+Ours', True)), PANELS):
         d, s = logit_difference(logits[student], t, labels, std)
-        ax.imshow(d.numpy(), cmap='Reds', vmin=0, vmax=VMAX.get(method, d.nan_to_num().max().item()))
+        im = ax.imshow(d.numpy(), cmap='Reds', vmin=0, vmax=VMAX.get(method, d.nan_to_num().max().item()))
+        ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.02)  # the scale of |M_student − M_teacher|
         ax.set_title(f"{name.format(m=method)}\nmean {s['mean']:.2f}, max {s['max']:.2f}", fontsize=10); ax.set_xticks([]); ax.set_yticks([])
         stats.append(s)
     return stats

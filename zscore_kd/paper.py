@@ -58,7 +58,7 @@ class Cell:
     paper: dict = field(default_factory=dict)  # metric -> value
     why_not: str = ''
     source: str = ''            # where the paper's number was read (reported.csv's `source`)
-    produced_by: str = ''       # who ran it: the method's paper or the authors (recipes.csv, else the source)
+    produced_by: str = ''       # who ran it: the method's paper or the authors (recipes.csv), where known
 
 # %% ../nbs/06b_paper.ipynb #02c3b1d8
 def _cell(t: Table, r: dict) -> Cell:
@@ -73,7 +73,7 @@ def produced_by(method: str, stand: str, r: dict) -> str:
     key = ('vanilla', '', r['teacher' if method == 'teacher' else 'student'], 'none') if method in ('teacher', 'vanilla') else \
           (method, r['teacher'], r['student'], stand)
     row = next((x for x in load_csv('recipes.csv') if (x['method'], x['teacher'], x['student'], x['logit_stand']) == key), None)
-    return row['produced_by'] if row and row.get('produced_by') else r['source']
+    return row['produced_by'] if row and row.get('produced_by') else f"not stated by the paper (read from {r['source']})"
 
 # %% ../nbs/06b_paper.ipynb #f80edbe5
 def table_cells(key: str) -> list:

@@ -179,7 +179,9 @@ def run_stages(configs: list) -> list:
     "What `configs` need in training order, each run once: the vanilla teachers, TAKD's assistants, then `configs`."
     once = lambda cs: list({RunDir(c).hash: c for c in cs}.values())
     assistants = once([assistant_config(c) for c in configs if assistant(c)])
-    return [once([teacher_config(c) for c in list(configs) + assistants if needs_teacher_run(c)]), assistants, once(configs)]
+    teachers = once([teacher_config(c) for c in list(configs) + assistants if needs_teacher_run(c)])
+    earlier = {RunDir(c).hash for c in teachers + assistants}  # a teacher's own table cell is its teacher run
+    return [teachers, assistants, [c for c in once(configs) if RunDir(c).hash not in earlier]]
 
 def teacher_runs(configs: list) -> list:
     "The runs `configs` train on the fly before themselves — vanilla teachers and TAKD's assistants — each once."
