@@ -15,7 +15,7 @@ from zscore_kd.models.imagenet import get_imagenet_model, list_imagenet_models
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / 'tests' / 'fixtures' / 'model_logits.pt'
-EXTRA_WRN_PARAMS = {'wrn_28_2': 1_479_220, 'wrn_16_4': 2_772_020, 'wrn_28_4': 5_872_180}  # SPEC §6
+EXTRA_WRN_PARAMS = {'wrn_28_2': 1_479_220, 'wrn_16_4': 2_772_020, 'wrn_28_4': 5_872_180}  # the official definitions' counts
 
 
 pytestmark = pytest.mark.usefixtures('one_thread')  # tests/conftest.py

@@ -55,7 +55,7 @@ def build_parser(path=TRAIN_NB) -> argparse.ArgumentParser:
 # %% ../nbs/07a_cli.ipynb #3894ae3d
 TRAIN_RULES = dict(  # what each parameter of 10_train may be
     method=text(), logit_stand=one_of(True, False, *LOGIT_STAND_MODES), teacher=text(none=True), student=text(),
-    base_temp=number(gt=0, none=True), kd_weight=number(gt=0, none=True), ce_weight=number(gt=0, none=True), method_args=mapping(),
+    base_temp=number(gt=0, none=True), kd_weight=number(gt=0, none=True), ce_weight=number(gt=0, none=True), method_args=mapping(), student_args=mapping(),
     dataset=text(), data_root=text(), data_args=mapping(none=True), epochs=integer(1, none=True), teacher_epochs=integer(1, none=True),
     batch_size=integer(1, none=True), lr=number(gt=0, none=True), lr_decay_epochs=sequence(integer(1), none=True), lr_decay_rate=number(gt=0),
     momentum=number(ge=0), weight_decay=number(ge=0, none=True), seed=integer(0), deterministic=flag(), device=text(), speed=one_of('exact', 'fast'),

@@ -14,7 +14,7 @@ from .recipes import load_csv, parse_number
 # %% ../nbs/06b_paper.ipynb #e9a755da
 IMAGENET_STUDENT = ("not run: the paper's student row is torchvision's pretrained ResNet18 (69.76 / 89.08, its IMAGENET1K_V1 "
                     "numbers) and MobileNetV1 from earlier papers")
-NO_VIT = 'not runnable by this trainer: it has no ViT students nor the pycls ResNet-56 teacher (SPEC §8); planned only'
+NO_VIT = 'not runnable by this trainer: it has no ViT students nor the pycls ResNet-56 teacher (supplement §3.4); planned only'
 
 @dataclass(frozen=True)
 class Table:

@@ -22,14 +22,14 @@ from .files import home_path
 from .methods import METHODS
 from .recipes import paper_recipe
 from .paper import TABLES, FIGURES, FIG5_TEACHERS, Cell, table_cells, figure_cells, recipe_outside
-from .runs import RunConfig, RunDir, resolve_config, registry, speed_flags, train_images
+from .runs import QUICK, RunConfig, RunDir, resolve_config, registry, speed_flags, train_images
 from .train import fit_group, teacher_config, group_key, assistant, assistant_config, needs_teacher_run
 from .cli import config_params, train_with_torchrun
 
 # %% ../nbs/08_sweeps.ipynb #c44136d1
 TOY_MODELS = ('resnet8', 'resnet14', 'resnet20', 'wrn_16_1')  # kept at toy scale; every other model becomes resnet8
 SCALES = {'toy': dict(seeds=1, epochs=1, teacher_epochs=1, data_args=dict(n_train=256, n_test=128), pairs=1, kd_weights=(0.9, 9)),
-          'cpu': dict(seeds=1, epochs=5, teacher_epochs=10, data_args=dict(n_train=2000, n_test=1000), pairs=1, kd_weights=None),
+          'cpu': dict(seeds=1, **QUICK, pairs=1, kd_weights=None),
           'paper': dict(seeds=4, teacher_epochs=240, data_args=dict(n_train=50000, n_test=10000))}
 
 def _toy(name): return name if name in TOY_MODELS else 'resnet8'

@@ -116,7 +116,7 @@ def ShuffleV2(num_classes=100): return ShuffleNetV2((116, 232, 464, 1024), (3, 7
 
 # %% ../../nbs/03a_zoo.ipynb #1cb38d2a
 def count_params(model: nn.Module) -> int:
-    "Number of parameters (what the SPEC §6 table and mdistiller's logs report)."
+    "Number of parameters (what mdistiller's logs and the paper's model tables report)."
     return sum(p.numel() for p in model.parameters())
 
 def _macs_hook(total):
