@@ -23,7 +23,7 @@ def test_every_method_runs_with_standardization(tmp_path, method):
     assert len(list((tmp_path / 'runs').glob(f'{method}-resnet8-*/result.json'))) == 1
 
 @pytest.mark.parametrize('params, sentence', [
-    (dict(method='kdd'), "Unknown method 'kdd'; choose one of ctkd, dkd, kd, mlkd, vanilla"),
+    (dict(method='kdd'), "Unknown method 'kdd'; choose one of atkd, ctkd, dkd, kd, mlkd, pt_loss, takd, vanilla"),
     (dict(student='resnet9'), "student: Unknown CIFAR model 'resnet9'"),
     (dict(base_temp=-1.0), 'base_temp must be a finite number > 0'),
     (dict(dataset='cifar100', data_root='/nonexistent/data', data_args={}), 'cifar-100-python'),

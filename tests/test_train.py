@@ -57,7 +57,7 @@ def test_group_must_share_the_stream(tmp_path):
 
 def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     c = resolve_config(method='kd', logit_stand=False, lr=1e9, out_dir=str(tmp_path), **TINY)
-    with pytest.raises(TrainingDiverged, match='non-finite in epoch') as e:
+    with pytest.raises(TrainingDiverged, match='Training diverged in epoch') as e:
         fit(c, progress=False)
     run = RunDir(c)
     assert not run.finished and len(str(e.value).splitlines()) == 1

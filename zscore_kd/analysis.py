@@ -18,7 +18,7 @@ from .models import get_model
 from .checkpoints import load_teacher
 from .data import load_dataset, normalize
 from .files import home_path
-from .runs import RunConfig, RunDir
+from .runs import RunConfig, RunDir, read_json
 
 # %% ../nbs/09_analysis.ipynb #70356135
 @lru_cache(maxsize=4)
@@ -26,22 +26,33 @@ def _dataset(name: str, root: str, args: str):
     "The dataset of a run, built once for all the runs that share it (the synthetic one takes seconds to render)."
     return load_dataset(name, root=root, **json.loads(args))
 
+def _unreadable(ckpt: Path, which: str, e: Exception) -> str:
+    "Sentence for damaged student weights, with the fix that works: final is rewritten from the checkpoint, best is not."
+    if which == 'final': return (f"{ckpt} is unreadable ({type(e).__name__}); delete {ckpt.parent / 'result.json'} and run the "
+                                 f"same command again to write it from the checkpoint.")
+    return (f"{ckpt} is unreadable ({type(e).__name__}) and cannot be rebuilt (the checkpoint holds the last epoch only); "
+            f"use which='final', or delete {ckpt.parent} and train the run again.")
+
 def load_run(run_dir, which: str = 'best') -> SimpleNamespace:
     "A run's config, result (if finished), data, student (`which` = best | final weights) and teacher, on the CPU."
     path = home_path(run_dir)
     if not (path / 'config.json').is_file():
         raise FileNotFoundError(f'{path} is not a run folder (it has no config.json); pass a folder under runs/ written by fit().')
     if which not in ('best', 'final'): raise ValueError(f"which must be 'best' or 'final', got {which!r}.")
-    fields = json.loads((path / 'config.json').read_text())
+    if (fields := read_json(path / 'config.json')) is None:
+        raise ValueError(f"{path / 'config.json'} is unreadable; run the command that trained this run again to rewrite it.")
     info = fields.pop('teacher_info', None); fields.pop('hash', None)
     c = RunConfig(**{**fields, 'out_dir': str(path.parent), 'lr_decay_epochs': tuple(fields['lr_decay_epochs'])})
     ckpt = path / f'student_{which}.pth'
-    if not ckpt.is_file(): raise FileNotFoundError(f'{path} has no student_{which}.pth yet; let the run finish an epoch (or use which="best").')
+    if not ckpt.is_file():
+        raise FileNotFoundError(f'{path} has no student_{which}.pth yet; ' + ('let the run finish an epoch.' if which == 'best' else
+                                'let the run finish (or use which="best").'))
     data = _dataset(c.dataset, c.data_root, json.dumps(c.data_args, sort_keys=True))
     student = get_model(c.student, data.num_classes)
-    student.load_state_dict(torch.load(ckpt, map_location='cpu', weights_only=True)['model'])
+    try: student.load_state_dict(torch.load(ckpt, map_location='cpu', weights_only=True)['model'])
+    except Exception as e: raise ValueError(_unreadable(ckpt, which, e)) from None
     teacher = load_teacher(info.get('name') or c.teacher, path.parent / info['root'], num_classes=data.num_classes) if info else None
-    result = json.loads((path / 'result.json').read_text()) if (path / 'result.json').is_file() else None
+    result = read_json(path / 'result.json')
     return SimpleNamespace(path=path, config=c, result=result, data=data, student=student.eval(), teacher=teacher)
 
 # %% ../nbs/09_analysis.ipynb #f85d7182

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor, nn
 from .progress import progress_bar
 from .data import NUM_VIEWS, crop_flip, normalize
-from .files import atomic_write
+from .checkpoints import save_atomic
 
 # %% ../nbs/04b_cache.ipynb #b87bc078
 def tensor_digest(*tensors: Tensor) -> str:
@@ -75,5 +75,5 @@ class TeacherCache:
             bad = (~table.isfinite().all(-1)).any(-1).sum().item()
             if bad: raise ValueError(f'The teacher gives non-finite logits for {bad} of {len(images)} training images, so '
                                      f'there is nothing sound to cache; check (or retrain) the teacher checkpoint.')
-            atomic_write(path, lambda p: torch.save(table, p))
+            save_atomic(table, path)
         return cls(table)

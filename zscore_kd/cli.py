@@ -60,11 +60,11 @@ TRAIN_RULES = dict(  # what each parameter of 10_train may be
     batch_size=integer(1, none=True), lr=number(gt=0, none=True), lr_decay_epochs=sequence(integer(1), none=True), lr_decay_rate=number(gt=0),
     momentum=number(ge=0), weight_decay=number(ge=0, none=True), seed=integer(0), deterministic=flag(), device=text(), speed=one_of('exact', 'fast'),
     precision=one_of(None, 'fp32', 'bf16'), channels_last=flag(none=True), compile=flag(none=True), cuda_graphs=flag(none=True),
-    teacher_cache=flag(none=True), teacher_root=text(), out_dir=text(), preset=one_of(None, 'paper'), sync_bn=flag(), gpus=integer(0))
+    teacher_cache=flag(none=True), teacher_root=text(), out_dir=text(), preset=one_of(None, 'paper'), force_reuse=flag(), sync_bn=flag(), gpus=integer(0))
 
 def config_from_params(**params):
     "The resolved `RunConfig` of `10_train`'s parameters (quick CPU-sized defaults on the synthetic data)."
-    p = {k: v for k, v in params.items() if k != 'gpus'}
+    p = {k: v for k, v in params.items() if k not in ('gpus', 'force_reuse')}
     quick = p.get('preset') is None and p.get('dataset', 'synthetic') == 'synthetic'
     if_none = lambda k, quick_value: p.get(k) if p.get(k) is not None else (quick_value if quick else None)  # 0 stays 0
     p.update(data_args=p.get('data_args') or ({'n_train': 2000} if quick else {}), epochs=if_none('epochs', 5),

@@ -12,7 +12,7 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from .zscore import zscore, standardize, check_logits, check_positive, _values_checkable, _compute_dtype
+from .zscore import zscore, standardize, check_logits, check_positive, values_checkable, compute_dtype
 
 # %% ../nbs/02_losses.ipynb #9a40082d
 def _check_pair(student: Tensor, teacher: Tensor):
@@ -29,14 +29,14 @@ def _check_target(target: Tensor, logits: Tensor):
     if target.shape != logits.shape[:1]:
         raise ValueError(f'target must hold one label per sample, shape {tuple(logits.shape[:1])}, got {tuple(target.shape)}.')
     K = logits.shape[1]
-    if _values_checkable(target) and target.numel() and (int(target.min()) < 0 or int(target.max()) >= K):
+    if values_checkable(target) and target.numel() and (int(target.min()) < 0 or int(target.max()) >= K):
         raise ValueError(f'target labels must lie in [0, {K - 1}], got values from {int(target.min())} to {int(target.max())}.')
 
 # %% ../nbs/02_losses.ipynb #02f8ec56
 def _soften(student: Tensor, teacher: Tensor, temperature, logit_stand, ddof: int):
     "Pre-process both logits as `logit_stand` says (16-bit floats in float32); returns them before the temperature."
     _check_pair(student, teacher); check_positive(temperature, 'temperature')
-    return tuple(standardize(x.to(_compute_dtype(x)), logit_stand, ddof=ddof) for x in (student, teacher))
+    return tuple(standardize(x.to(compute_dtype(x)), logit_stand, ddof=ddof) for x in (student, teacher))
 
 def kd_loss(logits_student: Tensor, logits_teacher: Tensor,
             temperature,  # T > 0: float, or a 1-element tensor (CTKD's learned temperature)
@@ -103,7 +103,7 @@ def _median(x: Tensor) -> Tensor:
 
 def _confidence_masks(teacher_weak: Tensor):
     "Samples and classes at or below the batch median of the teacher's weak-view confidence (T=1, raw logits)."
-    p = F.softmax(teacher_weak.detach().to(_compute_dtype(teacher_weak)), dim=1)
+    p = F.softmax(teacher_weak.detach().to(compute_dtype(teacher_weak)), dim=1)
     conf, class_conf = p.max(dim=1).values, p.sum(dim=0)
     return conf.le(_median(conf)), class_conf.le(_median(class_conf))
 
@@ -124,7 +124,7 @@ def mlkd_losses(student_weak: Tensor, student_strong: Tensor, teacher_weak: Tens
     ss, ts = _soften(student_strong, teacher_strong, temperature, logit_stand, ddof)
     red = 'mean' if faithful else 'none'
     kd = lambda a, b, T: kd_loss(a, b, T, reduction=red)  # inputs already standardized
-    raw_sw, raw_tw = (x.to(_compute_dtype(x)) for x in (student_weak, teacher_weak))
+    raw_sw, raw_tw = (x.to(compute_dtype(x)) for x in (student_weak, teacher_weak))
     corr = lambda kind, T: _correlation_loss(raw_sw, raw_tw, T, kind, reduce=faithful)
     kd_weak = sum_terms(kd_weight * (kd(sw, tw, T) * mask).mean() for T in temps)
     strong_pairs = [(ss, ts)] * 3 + ([(sw, tw)] * 2 if faithful else [(ss, ts)] * 2)
@@ -204,7 +204,7 @@ def atkd_normalize(logits: Tensor,
                    eps: float = 1e-7) -> Tensor:  # inside the square root, as torch's layer_norm
     "ATKD's spherical logits: m·(z − z̄)/√(Var z + eps), or m·z/√(mean z² + eps) uncentred."
     check_logits(logits); check_positive(multiplier, 'multiplier')
-    x = logits.to(_compute_dtype(logits))
+    x = logits.to(compute_dtype(logits))
     if centered: x = x - x.mean(dim=-1, keepdim=True)
     return multiplier * x / torch.sqrt(x.pow(2).mean(dim=-1, keepdim=True) + eps)
 
@@ -231,7 +231,7 @@ def _pt_epsilon(epsilon, K: int, ref: Tensor) -> Tensor:
     e = e.reshape(1, 1) if e.dim() == 0 else e[:, None] if e.dim() == 1 else e
     if e.dim() != 2 or e.shape[0] == 0 or e.shape[1] not in (1, K):
         raise ValueError(f'epsilon must be a float, M floats or an (M, {K}) array, got shape {tuple(e.shape)}.')
-    if _values_checkable(e) and not torch.isfinite(e).all(): raise ValueError(f'epsilon must be finite, got {epsilon!r}.')
+    if values_checkable(e) and not torch.isfinite(e).all(): raise ValueError(f'epsilon must be finite, got {epsilon!r}.')
     return e.expand(-1, K)
 
 def pt_loss(logits_student: Tensor, logits_teacher: Tensor,

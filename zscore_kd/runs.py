@@ -4,21 +4,22 @@
 
 # %% auto #0
 __all__ = ['QUICK', 'FAST_CACHE_EPOCHS', 'FAST_COMPILE_STEPS', 'SPEED_FLAGS', 'RunConfig', 'build_model', 'train_images',
-           'speed_flags', 'resolve_config', 'build_method', 'config_hash', 'write_json', 'RunDir', 'registry',
-           'teacher_caches']
+           'speed_flags', 'resolve_config', 'build_method', 'config_hash', 'write_json', 'read_json', 'RunDir',
+           'input_files', 'lock_runs', 'registry', 'teacher_caches']
 
 # %% ../nbs/06a_runs.ipynb #52fe8fa6
-import dataclasses, hashlib, inspect, json, math
+import contextlib, dataclasses, hashlib, inspect, json, math, shutil, warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from .zscore import stand_mode
-from .files import atomic_write, home_path
+from .files import FolderLock, atomic_write, file_fingerprint, remove_temp_files, same_file, home_path
 from .models import get_model, list_models
 from .methods import METHODS, get_method, check_method
 from .recipes import paper_recipe, default_lr
-from .data import make_synthetic, NUM_VIEWS
+from .data import make_synthetic, check_synthetic_args, NUM_VIEWS
+from .checkpoints import first_nonfinite, save_atomic
 from .models.imagenet import get_imagenet_model, list_imagenet_models
 from .imagefolder import load_imagefolder
 from .distributed import torchrun_env, local_batch
@@ -113,6 +114,7 @@ def _check_data_args(c):
         return
     unknown = sorted(set(c.data_args) - set(inspect.signature(make_synthetic).parameters))
     _need(not unknown, f"Unknown synthetic data knob(s) {', '.join(unknown)}; see zscore_kd.data.make_synthetic for the valid ones.")
+    check_synthetic_args(**c.data_args)
 
 def _check_distributed(c):
     "World size from torchrun (or as given), a batch that splits over it, and the features a multi-process run lacks."
@@ -183,6 +185,7 @@ def resolve_config(config: RunConfig = None, *, check_device: bool = True, **par
     c.method_args, c.data_args, c.student_args = dict(c.method_args or {}), dict(c.data_args or {}), dict(c.student_args or {})
     _check_data_args(c); _check_models_args(c)
     c.out_dir, c.data_root, c.teacher_root = (str(home_path(p).resolve()) for p in (c.out_dir, c.data_root, c.teacher_root))
+    _need(not Path(c.out_dir).is_file(), f'out_dir {c.out_dir} is a file, not a folder; pass a folder (it is created if missing).')
     c.device = _resolve_device(c.device, check_device)  # check_device=False: plan a GPU sweep on a machine without one
     c = _apply_speed(c)
     _check_distributed(c)
@@ -211,35 +214,106 @@ def write_json(path, obj):
     atomic_write(path, lambda p: p.write_text(json.dumps(obj, indent=1, default=str) + '\n'))
 
 # %% ../nbs/06a_runs.ipynb #9ecf2756
+def read_json(path):
+    "The JSON value in `path`, or None if the file is missing or unreadable (truncated, corrupt)."
+    try: return json.loads(Path(path).read_text())
+    except (OSError, ValueError): return None
+
+_RUN_FILES = ('checkpoint.pt', 'metrics.jsonl', 'student_best.pth', 'student_final.pth', 'result.json')
+
 class RunDir:
     "The folder of one run: config.json, checkpoint.pt, metrics.jsonl, result.json, student_{best,final}.pth."
     def __init__(self, c: RunConfig):
         self.config, self.hash = c, config_hash(c)
         self.path = Path(c.out_dir) / f'{c.method}-{c.student}-{self.hash}'
     @property
-    def finished(self) -> bool: return (self.path / 'result.json').exists()
-    def result(self) -> dict: return json.loads((self.path / 'result.json').read_text())
-    def history(self) -> list:
-        f = self.path / 'metrics.jsonl'
-        return [json.loads(l) for l in f.read_text().splitlines()] if f.exists() else []
-    def load_checkpoint(self):
-        f = self.path / 'checkpoint.pt'
-        return torch.load(f, map_location='cpu', weights_only=True) if f.exists() else None
+    def finished(self) -> bool: return read_json(self.path / 'result.json') is not None
+    def result(self) -> dict:
+        if (r := read_json(self.path / 'result.json')) is None:
+            raise ValueError(f"{self.path / 'result.json'} is missing or unreadable; run the same command again to write it.")
+        return r
     def save_checkpoint(self, state: dict, history: list):
         "The checkpoint first, then the metrics it holds, both atomically."
-        atomic_write(self.path / 'checkpoint.pt', lambda p: torch.save(state, p))
+        save_atomic(state, self.path / 'checkpoint.pt')
         atomic_write(self.path / 'metrics.jsonl', lambda p: p.write_text(''.join(json.dumps(h) + '\n' for h in history)))
     def save_student(self, kind: str, model, epoch: int, top1: float):
         "A student in mdistiller's layout {'model': state_dict} (plus epoch and accuracy): student_best / student_final."
-        atomic_write(self.path / f'student_{kind}.pth', lambda p: torch.save({'model': model.state_dict(), 'epoch': epoch, 'accuracy': top1}, p))
+        save_atomic({'model': model.state_dict(), 'epoch': epoch, 'accuracy': top1}, self.path / f'student_{kind}.pth')
+
+# %% ../nbs/06a_runs.ipynb #2b12f260
+def _read_checkpoint(self: RunDir):
+    "(checkpoint dict, None), or (None, what is wrong with it)."
+    try: ck = torch.load(self.path / 'checkpoint.pt', map_location='cpu', weights_only=True)
+    except Exception as e: return None, f'unreadable ({type(e).__name__}: truncated or corrupt)'
+    if not isinstance(ck, dict) or not {'epoch', 'model', 'optimizer', 'history'} <= set(ck): return None, 'not a checkpoint of this trainer'
+    bad = first_nonfinite({k: ck.get(k) for k in ('model', 'method', 'optimizer')})
+    return (None, f'poisoned (non-finite {bad})') if bad else (ck, None)
+
+def _load_checkpoint(self: RunDir):
+    "The checkpoint to resume from (said in one line), or None; a damaged one is reported and the run restarts from scratch."
+    if not (self.path / 'checkpoint.pt').exists(): return None
+    ck, why = self._read_checkpoint()
+    if ck is None:
+        warnings.warn(f"{self.path / 'checkpoint.pt'} is {why}; restarting {self.path.name} from epoch 0.")
+        for name in _RUN_FILES: (self.path / name).unlink(missing_ok=True)
+        shutil.rmtree(self.path / 'teacher', ignore_errors=True)
+    else: print(f"resuming {self.path.name} from epoch {ck['epoch']} of {self.config.epochs}")
+    return ck
+
+def _history(self: RunDir) -> list:
+    "The per-epoch metrics; from the checkpoint when metrics.jsonl is damaged."
+    f = self.path / 'metrics.jsonl'
+    if not f.exists(): return []
+    try: return [json.loads(l) for l in f.read_text().splitlines()]
+    except ValueError: ck, why = self._read_checkpoint()
+    if ck is None: raise ValueError(f'{f} is unreadable and so is the checkpoint ({why}); delete {self.path} and train the run again.')
+    warnings.warn(f'{f} is unreadable; using the history saved in its checkpoint.')
+    return ck['history']
+
+RunDir._read_checkpoint, RunDir.load_checkpoint, RunDir.history = _read_checkpoint, _load_checkpoint, _history
+
+# %% ../nbs/06a_runs.ipynb #b0b97584
+def input_files(c: RunConfig, teacher_file=None) -> dict:
+    "The files a run reads that its config does not pin down, by role: its teacher checkpoint and its CIFAR-100 files."
+    files = {'teacher checkpoint': teacher_file}
+    if c.dataset == 'cifar100': files.update({f'dataset file {n}': Path(c.data_root) / 'cifar-100-python' / n for n in ('train', 'test', 'meta')})
+    return {role: Path(p) for role, p in files.items() if p is not None and Path(p).is_file()}
+
+def _record_inputs(self: RunDir, files: dict):
+    "Write the fingerprints of `files` (role -> path) to inputs.json."
+    write_json(self.path / 'inputs.json', {role: file_fingerprint(p) for role, p in files.items()})
+
+def _changed_input(self: RunDir, files: dict) -> str | None:
+    "'<role> <path>' of the first recorded input that `files` no longer match (a file that is gone cannot be compared)."
+    recorded = read_json(self.path / 'inputs.json') or {}
+    return next((f'{role} {files[role]}' for role, rec in recorded.items() if role in files and not same_file(rec, files[role])), None)
+
+def _check_reuse(self: RunDir, files: dict, force_reuse: bool = False):
+    "Before reuse or resumption: refuse if a recorded input file changed (unless forced); say so if result.json is damaged."
+    if not force_reuse and (what := self.changed_input(files)):
+        raise ValueError(f'{self.path.name} was made from another {what} (its size, date and content differ from what the run '
+                         f'recorded); delete {self.path} (or use another out_dir) to train it on the current file, or pass '
+                         f'force_reuse=True (-p force_reuse True) to reuse it as it is.')
+    if (self.path / 'result.json').exists() and not self.finished: warnings.warn(f"{self.path / 'result.json'} is damaged; writing it again.")
+
+@contextlib.contextmanager
+def lock_runs(runs: list):
+    "Hold the folder locks of `runs` (taken in name order, so two groups never deadlock); clear what killed writes left."
+    with contextlib.ExitStack() as locks:
+        for r in sorted(runs, key=lambda r: r.path.name): locks.enter_context(FolderLock(r.path))
+        for r in runs: remove_temp_files(r.path)
+        yield
+
+RunDir.record_inputs, RunDir.changed_input, RunDir.check_reuse = _record_inputs, _changed_input, _check_reuse
 
 # %% ../nbs/06a_runs.ipynb #7de434ed
 def registry(out_dir='runs') -> list:
     "Every run folder under `out_dir`: hash, settings, progress, accuracy and speed."
     rows = []
     for f in sorted(home_path(out_dir).glob('*/config.json')):
-        c, path = json.loads(f.read_text()), f.parent
-        res = json.loads((path / 'result.json').read_text()) if (path / 'result.json').is_file() else None
+        c, path = read_json(f), f.parent
+        if c is None: continue                                     # a damaged config.json: not a run this registry can show
+        res = read_json(path / 'result.json')
         done = len((path / 'metrics.jsonl').read_text().splitlines()) if (path / 'metrics.jsonl').is_file() else 0
         rows.append(dict(hash=c['hash'], folder=path.name, method=c['method'], teacher=c['teacher'], student=c['student'],
                          logit_stand=c['logit_stand'], seed=c['seed'], epochs=f"{done}/{c['epochs']}",

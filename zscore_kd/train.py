@@ -8,7 +8,7 @@ __all__ = ['SHARED_FIELDS', 'ABOUT_TEACHER', 'lr_at', 'set_lr', 'autocast_for', 
            'TrainingDiverged', 'Learner', 'environment', 'EagerSteps', 'StepGraphs', 'group_key', 'fit', 'fit_group']
 
 # %% ../nbs/07_train.ipynb #646a2c9c
-import collections, dataclasses, hashlib, platform, subprocess, time
+import collections, dataclasses, hashlib, math, platform, subprocess, time, warnings
 from pathlib import Path
 
 import torch
@@ -18,13 +18,13 @@ from .progress import progress_bar, report
 import zscore_kd
 from .files import checkout
 from .models import get_model
-from .checkpoints import load_teacher, save_teacher, teacher_path
+from .checkpoints import find_teacher, first_nonfinite, load_teacher, save_teacher, teacher_path
 from .models.imagenet import load_imagenet_teacher, teacher_file
 from .data import load_dataset, DeviceLoader
 from .imagefolder import ImageFolderData, FolderLoader
 from .distributed import Dist, init_distributed, rank_device, local_batch, all_sum, broadcast_buffers, barrier, wrap_ddp
 from .cache import TeacherCache
-from .runs import RunConfig, RunDir, resolve_config, build_method, build_model, write_json
+from .runs import RunConfig, RunDir, resolve_config, build_method, build_model, input_files, lock_runs, write_json
 
 # %% ../nbs/07_train.ipynb #612240fc
 def lr_at(c: RunConfig, epoch: int) -> float:
@@ -129,15 +129,22 @@ def get_teacher(c: RunConfig, num_classes: int, progress: bool, dist: Dist = Dis
         teacher = load_imagenet_teacher(c.teacher, num_classes) if dist.main else None
         barrier(dist)
         return teacher or load_imagenet_teacher(c.teacher, num_classes, download=False), teacher_file(c.teacher).parent
-    root = Path(c.teacher_root)
-    if needs_teacher_run(c):
-        tc = teacher_config(c)
-        _fit_resolved([tc], progress)
-        root = RunDir(tc).path / 'teacher'
+    if not needs_teacher_run(c): return load_teacher(c.teacher, c.teacher_root, num_classes=num_classes), Path(c.teacher_root)
+    run = RunDir(teacher_config(c)); root = run.path / 'teacher'
+    _fit_resolved([run.config], progress)
+    try: return load_teacher(c.teacher, root, num_classes=num_classes), root
+    except (FileNotFoundError, ValueError): warnings.warn(f'The teacher file of {run.path.name} is missing or damaged; rebuilding it from its run.')
+    (run.path / 'result.json').unlink(missing_ok=True); _fit_resolved([run.config], progress)  # resumes from its checkpoint
     return load_teacher(c.teacher, root, num_classes=num_classes), root
 
+def _teacher_file(c: RunConfig) -> Path | None:
+    "The teacher checkpoint `c` reads (None without a teacher, or when it is not there yet)."
+    if not c.teacher: return None
+    if assistant(c): return find_teacher(assistant(c), RunDir(assistant_config(c)).path / 'teacher')
+    return find_teacher(c.teacher, RunDir(teacher_config(c)).path / 'teacher' if needs_teacher_run(c) else c.teacher_root)
+
 # %% ../nbs/07_train.ipynb #26311266
-class TrainingDiverged(RuntimeError): "A non-finite training loss; the last good checkpoint is kept."
+class TrainingDiverged(RuntimeError): "A non-finite loss, weight, buffer or evaluation; the last good checkpoint is kept."
 
 class Learner:
     "One student in training: model, method, optimizer, metrics, run folder."
@@ -153,7 +160,7 @@ class Learner:
         self.forward = torch.compile(ddp, mode='max-autotune-no-cudagraphs') if c.compile else ddp
         self.autocast, self.sums = autocast_for(c), torch.zeros(4, device=dev)  # loss × n, correct, non-finite, n
         self.epoch, self.best, self.history = 0, None, []
-        if (ck := self.run.load_checkpoint()) is not None: self.load(ck)
+        if (ck := self.run.load_checkpoint()) is not None: self.load(ck)  # says 'resuming <run> from epoch e of n'
         if dist.main: write_json(self.run.path / 'config.json', {'hash': self.run.hash, **dataclasses.asdict(c), 'teacher_info': teacher_info})
 
     def state(self) -> dict:
@@ -187,16 +194,22 @@ class Learner:
         "Read the epoch's metrics (summed over ranks), evaluate, record, checkpoint (rank 0); stop on a non-finite loss."
         loss, correct, bad, n_train = all_sum(self.sums.clone(), self.dist).tolist()
         broadcast_buffers(self.model, self.dist)  # every rank evaluates (and rank 0 saves) rank 0's BatchNorm statistics
-        if bad: raise TrainingDiverged(f'The training loss became non-finite in epoch {epoch} of {self.run.path}; the checkpoint of epoch '
-                                       f'{self.epoch} is kept — lower lr or kd_weight (a new run), or inspect the data.')
+        if bad: self.diverged(epoch, 'the training loss')
         rec = dict(epoch=epoch, lr=lr_at(self.c, epoch), train_loss=loss / n_train, train_top1=100 * correct / n_train,
                    **evaluate(self.model, test_loader, self.autocast, self.dist), seconds=seconds, images_per_s=n_train / seconds, **self.method.extra_state())
+        if bad := first_nonfinite(self.state()) or ('the test loss' if not math.isfinite(rec['test_loss']) else None): self.diverged(epoch, bad)
         self.epoch = epoch; self.history.append(rec)
         if self.best is None or rec['test_top1'] >= self.best['top1']:  # mdistiller keeps the latest of equal bests
             self.best = dict(epoch=epoch, top1=rec['test_top1'], top5=rec['test_top5'])
             if self.dist.main: self.run.save_student('best', self.model, epoch, rec['test_top1'])
         if self.dist.main: self.run.save_checkpoint(self.state(), self.history)
         return rec
+
+    def diverged(self, epoch: int, what: str):
+        "Stop with one true sentence: what is not finite, and which epoch's files are kept."
+        kept = f'its checkpoint of epoch {self.epoch} is kept' if self.epoch else 'no epoch had been saved yet'
+        raise TrainingDiverged(f'Training diverged in epoch {epoch} of {self.run.path}: {what} is not finite and nothing of this '
+                               f'epoch was saved ({kept}); lower lr or kd_weight (a new run), or inspect the data.')
 
     def finish(self, teacher_info: dict) -> dict:
         "Write student_final.pth, the teacher archive copy of a vanilla run, and result.json (last: it marks the run done); rank 0 only."
@@ -287,20 +300,23 @@ def _check_group(cs: list):
     differ = [k for i, k in enumerate(SHARED_FIELDS + ('views (MLKD trains on two)', "TAKD's assistant")) if len({key[i] for key in keys}) > 1]
     if differ: raise ValueError(f"Runs trained together must share {', '.join(differ)}; split them into separate groups.")
 
-def fit(config: RunConfig = None, progress: bool = True, **params) -> dict:
+def fit(config: RunConfig = None, progress: bool = True, force_reuse: bool = False, **params) -> dict:
     "Train (or resume, or reuse) one run; returns its result.json content."
-    return _fit_resolved([resolve_config(config, **params)], progress)[0]
+    return _fit_resolved([resolve_config(config, **params)], progress, force_reuse)[0]
 
-def fit_group(configs: list, progress: bool = True) -> list:
+def fit_group(configs: list, progress: bool = True, force_reuse: bool = False) -> list:
     "Train several runs on one data stream and one teacher; returns their results in order."
-    return _fit_resolved([resolve_config(c) for c in configs], progress)
+    return _fit_resolved([resolve_config(c) for c in configs], progress, force_reuse)
 
-def _fit_resolved(cs: list, progress: bool) -> list:
-    "`fit_group` for configs already resolved: train the unfinished ones, return every result."
+def _fit_resolved(cs: list, progress: bool, force_reuse: bool = False) -> list:
+    "`fit_group` for configs already resolved: train the unfinished ones under their locks, return every result."
     _check_group(cs)
     runs = [RunDir(c) for c in cs]
-    todo = list({r.hash: r.config for r in runs if not r.finished}.values())
-    if todo: _train(todo, progress)
+    for r in runs: r.check_reuse(input_files(r.config, _teacher_file(r.config)), force_reuse)
+    todo = list({r.hash: r for r in runs if not r.finished}.values())
+    with lock_runs(todo):
+        todo = [r for r in todo if not r.finished]                      # another process may have finished them meanwhile
+        if todo: _train([r.config for r in todo], progress)
     return [r.result() for r in runs]
 
 # %% ../nbs/07_train.ipynb #032f660c
@@ -325,6 +341,7 @@ def _train(cs: list, progress: bool):
     teacher_info = dict(name=assistant(c0) or c0.teacher, root=_relative(teacher_root, c0.out_dir)) if teacher else None
     data, progress = data.to(c0.device), progress and dist.main
     learners = [Learner(c, data.num_classes, teacher_info, dist) for c in cs]
+    for L in learners if dist.main else []: L.run.record_inputs(input_files(L.c, _teacher_file(L.c)))
     views = learners[0].method.views
     loader, test = _loaders(data, c0, views, dist)
     if teacher is not None: teacher = teacher.to(c0.device, memory_format=torch.channels_last if c0.channels_last else torch.preserve_format)
