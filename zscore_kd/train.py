@@ -8,7 +8,7 @@ __all__ = ['SHARED_FIELDS', 'ABOUT_TEACHER', 'lr_at', 'set_lr', 'autocast_for', 
            'TrainingDiverged', 'Learner', 'environment', 'EagerSteps', 'StepGraphs', 'group_key', 'fit', 'fit_group']
 
 # %% ../nbs/07_train.ipynb #646a2c9c
-import collections, dataclasses, hashlib, math, platform, subprocess, time, warnings
+import collections, contextlib, dataclasses, hashlib, math, platform, subprocess, time, warnings
 from pathlib import Path
 
 import torch
@@ -22,7 +22,7 @@ from .checkpoints import find_teacher, first_nonfinite, load_teacher, save_teach
 from .models.imagenet import load_imagenet_teacher, teacher_file
 from .data import load_dataset, DeviceLoader
 from .imagefolder import ImageFolderData, FolderLoader
-from .distributed import Dist, init_distributed, rank_device, local_batch, all_sum, broadcast_buffers, barrier, wrap_ddp
+from .distributed import Dist, torchrun_env, init_distributed, rank_device, local_batch, all_sum, broadcast_buffers, barrier, wrap_ddp
 from .cache import TeacherCache
 from .runs import RunConfig, RunDir, resolve_config, build_method, build_model, input_files, lock_runs, write_json
 
@@ -314,7 +314,8 @@ def _fit_resolved(cs: list, progress: bool, force_reuse: bool = False) -> list:
     runs = [RunDir(c) for c in cs]
     for r in runs: r.check_reuse(input_files(r.config, _teacher_file(r.config)), force_reuse)
     todo = list({r.hash: r for r in runs if not r.finished}.values())
-    with lock_runs(todo):
+    # under torchrun only rank 0 locks (the other ranks wait for it in the process group, not on the folder lock)
+    with lock_runs(todo) if torchrun_env().main else contextlib.nullcontext():
         todo = [r for r in todo if not r.finished]                      # another process may have finished them meanwhile
         if todo: _train([r.config for r in todo], progress)
     return [r.result() for r in runs]
