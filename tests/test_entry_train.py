@@ -26,8 +26,7 @@ def test_every_method_runs_with_standardization(tmp_path, method):
     (dict(method='kdd'), "Unknown method 'kdd'; choose one of atkd, ctkd, dkd, kd, mlkd, pt_loss, takd, vanilla"),
     (dict(student='resnet9'), "student: Unknown CIFAR model 'resnet9'"),
     (dict(base_temp=-1.0), 'base_temp must be a finite number > 0'),
-    (dict(dataset='cifar100', data_root='/nonexistent/data', data_args={}, teacher='resnet32x4', student='resnet8x4'),
-     'cifar-100-python'),
+    (dict(dataset='cifar100', data_root='/nonexistent/data', data_args={}), 'cifar-100-python'),
     (dict(data_args={'n_trian': 10}), 'Unknown synthetic data knob(s) n_trian'),
 ])
 def test_bad_input_fails_fast_with_one_sentence(tmp_path, params, sentence):

@@ -73,8 +73,13 @@ ABOUT_TEACHER = ('seed', 'teacher', 'teacher_epochs', 'teacher_root', 'teacher_c
 def teacher_config(c: RunConfig) -> RunConfig:
     "The vanilla run that trains `c.teacher` (seed 0, shared by all students); on CIFAR-100 with the published vanilla recipe."
     shared = {k: getattr(c, k) for k in SHARED_FIELDS if k not in ABOUT_TEACHER}
-    length = dict(epochs=c.teacher_epochs or c.epochs) if c.dataset == 'synthetic' else dict(epochs=c.teacher_epochs, preset='paper')
-    return resolve_config(method='vanilla', student=c.teacher, seed=0, check_device=False, speed=c.speed, **length, **shared)
+    kw = dict(method='vanilla', student=c.teacher, seed=0, check_device=False, speed=c.speed, **shared)
+    if c.dataset == 'synthetic': return resolve_config(epochs=c.teacher_epochs or c.epochs, **kw)
+    epochs = {'epochs': c.teacher_epochs} if c.teacher_epochs else {}
+    try: return resolve_config(preset='paper', **epochs, **kw)
+    except ValueError as e:  # not one of the paper's teachers: mdistiller's vanilla defaults
+        if 'No published recipe' not in str(e): raise
+        return resolve_config(**epochs, **kw)
 
 def assistant(c: RunConfig):
     "TAKD's assistant (a zoo name) when `c` is the second stage of a two-stage TAKD run, else None."
