@@ -47,6 +47,8 @@ def warm_up():
     "One-time set-up that libraries do in whatever notebook first uses them: done before the baseline."
     CaptureShell()  # IPython's first shell adds its own warnings filter; later shells reuse it
     import sympy  # noqa: F401  (adds a warnings filter for its deprecations on import)
+    import urllib3, requests  # noqa: F401  (both add warnings filters on import; papermill loads them)
+    import sklearn.manifold  # noqa: F401  (scipy adds warnings filters, sklearn sets KMP_* variables on import)
     from torch._inductor.runtime.cache_dir_utils import cache_dir
     cache_dir()  # torch sets TORCHINDUCTOR_CACHE_DIR the first time anything asks for its compile cache
 

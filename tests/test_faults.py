@@ -26,6 +26,7 @@ A truncated teacher-logit cache (rebuilt, and said) is checked in `nbs/04b_cache
 the bit-identical resume in `tests/test_train.py`.
 """
 import ast, json, os, pickle, re, signal, subprocess, sys, time, warnings
+from importlib import import_module
 from pathlib import Path
 
 import numpy as np
@@ -76,7 +77,10 @@ def checked_names(notebook) -> list:
     calls = [n for c in nb['cells'] if c['cell_type'] == 'code' for n in ast.walk(ast.parse(''.join(c['source'])))
              if isinstance(n, ast.Call) and getattr(n.func, 'id', None) == 'check_parameters']
     assert len(calls) == 1, f'{notebook} must call check_parameters exactly once'
-    return [k.arg for k in calls[0].keywords]
+    names = [k.arg for k in calls[0].keywords if k.arg]
+    for k in calls[0].keywords:  # `**TRAIN_RULES`: the rules the command line shares with 10_train
+        if k.arg is None: names += list(getattr(import_module('zscore_kd.cli'), k.value.id))
+    return names
 
 
 @pytest.mark.parametrize('notebook', ENTRY)

@@ -302,7 +302,8 @@ class DeviceLoader:
                  augment=True,                # weak view = crop_flip (False: the images as they are, for evaluation)
                  device=None,                 # where data and augmentation live (default: where `images` are)
                  channels_last=False,         # yield `x` in channels-last memory format
-                 dtype=torch.float32):        # dtype of `x` (normalised in float32, then cast)
+                 dtype=torch.float32,         # dtype of `x` (normalised in float32, then cast)
+                 rank=0, world=1):            # this process's share of a distributed run (torchrun)
         check_images(images)
         if labels.shape != (len(images),): raise ValueError(f'labels must have shape ({len(images)},), got {tuple(labels.shape)}.')
         self.images, self.labels = images.to(device or images.device), labels.to(device or images.device)
@@ -310,10 +311,16 @@ class DeviceLoader:
         upload_constants(self.device)                        # so that no batch copies from the host
         self.batch_size, self.shuffle, self.drop_last, self.seed = batch_size, shuffle, drop_last, seed
         self.strong, self.augment, self.channels_last, self.dtype = strong, augment, channels_last, dtype
+        self.rank, self.world = rank, world
 
     def __len__(self):
-        n = len(self.labels)
+        n = len(self.labels) if self.world == 1 else len(range(self.rank, self._padded(), self.world))
         return n // self.batch_size if self.drop_last else math.ceil(n / self.batch_size)
+
+    def _padded(self) -> int:
+        "Images per epoch over all ranks: padded to a multiple of `world` when shuffling (as DistributedSampler does)."
+        n = len(self.labels)
+        return n + (-n) % self.world if self.shuffle else n
 
     def generator(self, epoch):
         "The generator of `epoch`'s random stream, on the data's device (CPU generators keep 32 bits of a seed)."
@@ -329,10 +336,11 @@ def _float(self: DeviceLoader, x):
 @patch
 def epoch(self: DeviceLoader, epoch):
     "Yield the batches of `epoch` as dicts with 'x', 'y', 'index', 'view' (if augmenting) and 'x_strong' (if strong)."
-    g, n = self.generator(epoch), len(self.labels)
+    g, n, mine = self.generator(epoch), len(self.labels), slice(self.rank, None, self.world)  # mine: this rank's share
     order = torch.randperm(n, generator=g, device=self.device) if self.shuffle else torch.arange(n, device=self.device)
-    views = sample_views(n, g, self.device) if self.augment else None
-    strong_views = sample_views(n, g, self.device) if self.strong else None
+    order = torch.cat([order, order[:self._padded() - n]])[mine]
+    views = sample_views(self._padded(), g, self.device)[mine] if self.augment else None
+    strong_views = sample_views(self._padded(), g, self.device)[mine] if self.strong else None
     for k in range(len(self)):
         part = slice(k * self.batch_size, (k + 1) * self.batch_size)
         idx = order[part]; x = self.images[idx]

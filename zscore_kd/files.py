@@ -62,11 +62,17 @@ class FolderLock:
     "An exclusive lock on `folder` across processes (flock on `.<name>.lock` beside it); a dead holder's lock is free."
     def __init__(self, folder, say=print):
         self.folder = Path(folder); self.path, self.fd, self.say = self.folder.with_name(f'.{self.folder.name}.lock'), None, say
+        self.made = []                                             # folders this lock created, deepest first
     def holder(self) -> str:
         try: h = json.loads(self.path.read_text())
         except (OSError, ValueError): return 'another process'
         return f"process {h['pid']} on {h['host']} (since {h['since']})"
     def _open(self) -> int:
+        made = [p for p in (self.path.parent, *self.path.parent.parents) if not p.exists()]
+        try: fd = self._create()
+        except FileNotFoundError: fd = self._create()              # a releasing lock removed the empty folder meanwhile
+        self.made = self.made or made; return fd
+    def _create(self) -> int:
         try: self.path.parent.mkdir(parents=True, exist_ok=True); return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e: raise storage_error(e, self.path) from None
 
@@ -87,9 +93,13 @@ def _acquire(self: FolderLock, wait: bool = True) -> FolderLock:
     self.fd = fd; return self
 
 def _release(self: FolderLock):
-    "Remove the lock file, then drop the lock."
+    "Remove the lock file, drop the lock, then remove the folders the lock made if they are still empty."
     if self.fd is None: return
     self.path.unlink(missing_ok=True); os.close(self.fd); self.fd = None
+    for p in self.made:                                            # a run that never started leaves no empty folder
+        try: p.rmdir()
+        except OSError: break                                      # not empty: it is in use, and so are its parents
+    self.made = []
 
 FolderLock.acquire, FolderLock.release = _acquire, _release
 FolderLock.__enter__, FolderLock.__exit__ = _acquire, lambda self, *exc: self.release()

@@ -83,6 +83,8 @@ class ImageFolderData:
     def num_classes(self) -> int: return len(self.class_names)
     @property
     def resize_size(self) -> int: return round(self.crop_size * 256 / 224)  # Resize(256) before CenterCrop(224)
+    @property
+    def test_y(self) -> torch.Tensor: return self.val_y  # the paper evaluates on ImageNet's val split
     def to(self, device): return self  # files stay on disk; batches go to the device
     def __repr__(self):
         return (f"ImageFolderData('{self.root}': {len(self.train_files)} train + {len(self.val_files)} val JPEGs, "

@@ -9,7 +9,7 @@ __all__ = ['SHARED_FIELDS', 'ABOUT_TEACHER', 'lr_at', 'set_lr', 'autocast_for', 
            'group_key', 'fit', 'fit_group']
 
 # %% ../nbs/07_train.ipynb #646a2c9c
-import collections, dataclasses, hashlib, math, platform, subprocess, time, warnings
+import collections, contextlib, dataclasses, hashlib, math, platform, subprocess, time, warnings
 from pathlib import Path
 
 import torch
@@ -21,12 +21,15 @@ from .files import checkout
 from .models import get_model, list_models
 from .models.vit import load_resnet56_teacher, split_heads, vit_teacher_logits
 from .checkpoints import find_teacher, first_nonfinite, load_teacher, save_teacher, teacher_path
+from .models.imagenet import load_imagenet_teacher, teacher_file
 from .data import load_dataset, DeviceLoader
 from .vit_augment import ViTDeviceLoader
 from .methods import DistillationHead
 from .optim import make_optimizer, step_lr, warmup_cosine_lr
+from .imagefolder import ImageFolderData, FolderLoader
+from .distributed import Dist, torchrun_env, init_distributed, rank_device, local_batch, all_sum, broadcast_buffers, barrier, wrap_ddp
 from .cache import TeacherCache
-from .runs import RunConfig, RunDir, resolve_config, build_method, input_files, lock_runs, write_json
+from .runs import RunConfig, RunDir, resolve_config, build_method, build_model, input_files, lock_runs, write_json
 
 # %% ../nbs/07_train.ipynb #612240fc
 def lr_at(c: RunConfig, epoch: int) -> float:
@@ -56,8 +59,8 @@ def seed_everything(c: RunConfig):
 
 # %% ../nbs/07_train.ipynb #3d6bb4ad
 @torch.no_grad()
-def evaluate(model, loader, autocast) -> dict:
-    "Test loss, top-1 and top-5 accuracy (%) of `model` on every batch of `loader`."
+def evaluate(model, loader, autocast, dist: Dist = Dist()) -> dict:
+    "Test loss, top-1 and top-5 accuracy (%) of `model` on every batch of `loader`, summed over the ranks of `dist`."
     model.eval()
     sums = None
     for b in loader.epoch(0):
@@ -65,7 +68,7 @@ def evaluate(model, loader, autocast) -> dict:
         hits = logits.topk(min(5, logits.shape[1]), dim=1).indices == b['y'][:, None]
         s = torch.stack([F.cross_entropy(logits, b['y'], reduction='sum'), hits[:, 0].sum(), hits.any(1).sum(), torch.tensor(len(b['y']), device=logits.device)])
         sums = s if sums is None else sums + s
-    loss, top1, top5, n = sums.tolist()
+    loss, top1, top5, n = all_sum(sums, dist).tolist()
     return dict(test_loss=loss / n, test_top1=100 * top1 / n, test_top5=100 * top5 / n)
 
 # %% ../nbs/07_train.ipynb #e68cedfe
@@ -78,8 +81,13 @@ ABOUT_TEACHER = ('seed', 'teacher', 'teacher_epochs', 'teacher_root', 'teacher_c
 def teacher_config(c: RunConfig) -> RunConfig:
     "The vanilla run that trains `c.teacher` (seed 0, shared by all students); on CIFAR-100 with the published vanilla recipe."
     shared = {k: getattr(c, k) for k in SHARED_FIELDS if k not in ABOUT_TEACHER}
-    length = dict(epochs=c.teacher_epochs or c.epochs) if c.dataset == 'synthetic' else dict(epochs=c.teacher_epochs, preset='paper')
-    return resolve_config(method='vanilla', student=c.teacher, seed=0, check_device=False, speed=c.speed, **length, **shared)
+    kw = dict(method='vanilla', student=c.teacher, seed=0, check_device=False, speed=c.speed, **shared)
+    if c.dataset == 'synthetic': return resolve_config(epochs=c.teacher_epochs or c.epochs, **kw)
+    epochs = {'epochs': c.teacher_epochs} if c.teacher_epochs else {}
+    try: return resolve_config(preset='paper', **epochs, **kw)
+    except ValueError as e:  # not one of the paper's teachers: mdistiller's vanilla defaults
+        if 'No published recipe' not in str(e): raise
+        return resolve_config(**epochs, **kw)
 
 def assistant(c: RunConfig):
     "TAKD's assistant (a zoo name) when `c` is the second stage of a two-stage TAKD run, else None."
@@ -91,7 +99,8 @@ def archived(c: RunConfig) -> bool:
 
 def needs_teacher_run(c: RunConfig) -> bool:
     "Whether `c`'s teacher is trained by a vanilla run: always on the synthetic data, on CIFAR-100 when the archive lacks it."
-    return bool(c.teacher) and not assistant(c) and not c.teacher_checkpoint and (c.dataset == 'synthetic' or not archived(c))
+    return (bool(c.teacher) and not assistant(c) and not c.teacher_checkpoint and c.dataset != 'imagenet'  # ImageNet: never
+            and (c.dataset == 'synthetic' or not archived(c)))
 
 def assistant_config(c: RunConfig) -> RunConfig:
     "TAKD's first stage: the assistant distilled from `c.teacher` with `c`'s KD settings (seed 0, shared by every seed)."
@@ -129,10 +138,14 @@ def _assistant_teacher(c: RunConfig, num_classes: int, progress: bool):
         save_teacher(model, ac.student, root, epoch=ck['epoch'], accuracy=ck['accuracy'])
     return load_teacher(ac.student, root, num_classes=num_classes), root
 
-def get_teacher(c: RunConfig, num_classes: int, progress: bool):
-    "The frozen teacher of `c` (eval mode) and its root: a given file, the archive, a cached vanilla run, or TAKD's assistant."
+def get_teacher(c: RunConfig, num_classes: int, progress: bool, dist: Dist = Dist()):
+    "The frozen teacher of `c` (eval mode) and its root: a given file, the archive, a cached vanilla run, TAKD's assistant or torchvision's cache."
     if assistant(c): return _assistant_teacher(c, num_classes, progress)
     if c.teacher_checkpoint: return load_resnet56_teacher(c.teacher_checkpoint, num_classes), Path(c.teacher_checkpoint).parent
+    if c.dataset == 'imagenet':  # rank 0 first: it downloads a missing file once, then the others read it
+        teacher = load_imagenet_teacher(c.teacher, num_classes) if dist.main else None
+        barrier(dist)
+        return teacher or load_imagenet_teacher(c.teacher, num_classes, download=False), teacher_file(c.teacher).parent
     if not needs_teacher_run(c): return load_teacher(c.teacher, c.teacher_root, num_classes=num_classes), Path(c.teacher_root)
     run = RunDir(teacher_config(c)); root = run.path / 'teacher'
     _fit_resolved([run.config], progress)
@@ -152,20 +165,21 @@ class TrainingDiverged(RuntimeError): "A non-finite loss, weight, buffer or eval
 
 class Learner:
     "One student in training: model, method, optimizer, metrics, run folder."
-    def __init__(self, c: RunConfig, num_classes: int, teacher_info: dict = None):
-        self.c, self.run, dev = c, RunDir(c), torch.device(c.device)
+    def __init__(self, c: RunConfig, num_classes: int, teacher_info: dict = None, dist: Dist = Dist()):
+        self.c, self.run, self.dist, dev = c, RunDir(c), dist, torch.device(c.device)
         torch.manual_seed(c.seed)  # the same initial weights whether trained alone or in a group
-        self.model = get_model(c.student, num_classes, **c.student_args).to(dev, memory_format=torch.channels_last if c.channels_last else torch.preserve_format)
+        self.model = build_model(c, num_classes).to(dev, memory_format=torch.channels_last if c.channels_last else torch.preserve_format)
+        ddp = wrap_ddp(self.model, dist, c.sync_bn)  # the views in one call; under torchrun inside DDP (SyncBN if asked)
         method = build_method(c)  # a two-head student (DeiT's distillation token) gets its KD on the second head
         self.method = (DistillationHead(method) if getattr(self.model, 'distilled_training', False) else method).to(dev)
         graphs = c.cuda_graphs and dev.type == 'cuda'  # fused SGD/AdamW with a device-tensor lr is capturable
         self.opt = make_optimizer(c.optimizer, self.model, self.method.extra_parameters(), lr=c.lr, weight_decay=c.weight_decay,
                                   momentum=c.momentum, lr_tensor_on=dev if graphs else None)
-        self.forward = torch.compile(self.model, mode='max-autotune-no-cudagraphs') if c.compile else self.model
-        self.autocast, self.sums = autocast_for(c), torch.zeros(3, device=dev)
+        self.forward = torch.compile(ddp, mode='max-autotune-no-cudagraphs') if c.compile else ddp
+        self.autocast, self.sums = autocast_for(c), torch.zeros(4, device=dev)  # loss × n, correct, non-finite, n
         self.epoch, self.best, self.history = 0, None, []
         if (ck := self.run.load_checkpoint()) is not None: self.load(ck)  # says 'resuming <run> from epoch e of n'
-        write_json(self.run.path / 'config.json', {'hash': self.run.hash, **dataclasses.asdict(c), 'teacher_info': teacher_info})
+        if dist.main: write_json(self.run.path / 'config.json', {'hash': self.run.hash, **dataclasses.asdict(c), 'teacher_info': teacher_info})
 
     def state(self) -> dict:
         return dict(epoch=self.epoch, best=self.best, history=self.history, model=self.model.state_dict(),
@@ -178,33 +192,36 @@ class Learner:
     def step(self, xs: list, y, teacher):
         "One SGD step on the views `xs` of a batch; loss, correct count and non-finite flag accumulate on the device."
         with self.autocast():
-            logits = [self.forward(x) for x in xs]
+            logits = self.forward(xs)  # one call for all views (one DDP step)
             loss = sum(self.method(logits, teacher, y).values())
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
+        for p in self.method.extra_parameters() if self.dist.enabled else []:  # CTKD's temperature: outside DDP, averaged here
+            if p.grad is not None: all_sum(p.grad, self.dist).div_(self.dist.world)
         self.opt.step()
         with torch.no_grad():
             loss = loss.detach().float()
             hits = (split_heads(logits[0])[0].argmax(1) == y).sum().float()  # the class head of a two-head student
-            self.sums += torch.stack([loss * len(y), hits, (~loss.isfinite()).float()])
+            self.sums += torch.stack([loss * len(y), hits, (~loss.isfinite()).float(), torch.full_like(loss, len(y))])
 
     def begin_epoch(self, epoch: int):
         "Set the epoch's learning rate and the method's epoch; zero the device-side sums."
         set_lr(self.opt, lr_at(self.c, epoch)); self.method.set_epoch(epoch)
         self.model.train(); self.sums.zero_()
 
-    def end_epoch(self, epoch: int, test_loader, seconds: float, n_train: int) -> dict:
-        "Read the epoch's metrics, evaluate, record, checkpoint; stop on a non-finite loss."
-        loss, correct, bad = self.sums.tolist()
+    def end_epoch(self, epoch: int, test_loader, seconds: float) -> dict:
+        "Read the epoch's metrics (summed over ranks), evaluate, record, checkpoint (rank 0); stop on a non-finite loss."
+        loss, correct, bad, n_train = all_sum(self.sums.clone(), self.dist).tolist()
+        broadcast_buffers(self.model, self.dist)  # every rank evaluates (and rank 0 saves) rank 0's BatchNorm statistics
         if bad: self.diverged(epoch, 'the training loss')
         rec = dict(epoch=epoch, lr=lr_at(self.c, epoch), train_loss=loss / n_train, train_top1=100 * correct / n_train,
-                   **evaluate(self.model, test_loader, self.autocast), seconds=seconds, images_per_s=n_train / seconds, **self.method.extra_state())
+                   **evaluate(self.model, test_loader, self.autocast, self.dist), seconds=seconds, images_per_s=n_train / seconds, **self.method.extra_state())
         if bad := first_nonfinite(self.state()) or ('the test loss' if not math.isfinite(rec['test_loss']) else None): self.diverged(epoch, bad)
         self.epoch = epoch; self.history.append(rec)
         if self.best is None or rec['test_top1'] >= self.best['top1']:  # mdistiller keeps the latest of equal bests
             self.best = dict(epoch=epoch, top1=rec['test_top1'], top5=rec['test_top5'])
-            self.run.save_student('best', self.model, epoch, rec['test_top1'])
-        self.run.save_checkpoint(self.state(), self.history)
+            if self.dist.main: self.run.save_student('best', self.model, epoch, rec['test_top1'])
+        if self.dist.main: self.run.save_checkpoint(self.state(), self.history)
         return rec
 
     def diverged(self, epoch: int, what: str):
@@ -214,15 +231,16 @@ class Learner:
                                f'epoch was saved ({kept}); lower lr or kd_weight (a new run), or inspect the data.')
 
     def finish(self, teacher_info: dict) -> dict:
-        "Write student_final.pth, the teacher archive copy of a vanilla run, and result.json (last: it marks the run done)."
+        "Write student_final.pth, the teacher archive copy of a vanilla run, and result.json (last: it marks the run done); rank 0 only."
         h, last = self.history, self.history[-1]
+        if not self.dist.main: return None
         self.run.save_student('final', self.model, last['epoch'], last['test_top1'])
         if self.c.method == 'vanilla': save_teacher(self.model, self.c.student, self.run.path / 'teacher', epoch=last['epoch'], accuracy=last['test_top1'])
         steady = h[1:] or h
         result = dict(hash=self.run.hash, run_dir=str(self.run.path), config=dataclasses.asdict(self.c), method=self.method.hparams,
                       teacher=teacher_info, final=dict(epoch=last['epoch'], top1=last['test_top1'], top5=last['test_top5']), best=self.best,
                       wall_time_s=sum(r['seconds'] for r in h), first_epoch_s=h[0]['seconds'],
-                      train_images_per_s=sum(r['images_per_s'] for r in steady) / len(steady), epochs=len(h), env=environment())
+                      train_images_per_s=sum(r['images_per_s'] for r in steady) / len(steady), epochs=len(h), world_size=self.dist.world, env=environment())
         write_json(self.run.path / 'result.json', result)
         return result
 
@@ -296,13 +314,15 @@ def input_pipeline(c: RunConfig) -> tuple:
     "The views a run's student sees: ('vit', side) for the ViT recipe's upscaled views, else ('cifar', 32)."
     return ('vit', c.student_args.get('img_size', 224)) if c.student in list_models('vit') else ('cifar', 32)
 
-def data_loaders(c: RunConfig, data, views: int) -> tuple:
-    "Training and test loaders on the device: CIFAR crops (and MLKD's strong view), or the ViT recipe's views."
-    kind, side = input_pipeline(c)
-    kw = dict(device=c.device, channels_last=c.channels_last)
-    if kind == 'vit': return (ViTDeviceLoader(data.train_x, data.train_y, c.batch_size, seed=c.seed, img_size=side, compile=c.compile, **kw),
+def data_loaders(c: RunConfig, data, views: int, dist: Dist = Dist()) -> tuple:
+    "This rank's train and test loaders: CIFAR crops (and MLKD's strong view) or the ViT views on the device, or an ImageFolder."
+    kw = dict(device=c.device, channels_last=c.channels_last, rank=dist.rank, world=dist.world)
+    b, (kind, side) = local_batch(c.batch_size, dist), input_pipeline(c)  # the global batch split over the ranks, lr unchanged
+    if isinstance(data, ImageFolderData):  # test batch 128: mdistiller's ImageNet TEST.BATCH_SIZE
+        return FolderLoader(data, True, b, seed=c.seed, strong=views == 2, **kw), FolderLoader(data, False, 128, **kw)
+    if kind == 'vit': return (ViTDeviceLoader(data.train_x, data.train_y, b, seed=c.seed, img_size=side, compile=c.compile, **kw),
                               ViTDeviceLoader(data.test_x, data.test_y, 200, shuffle=False, drop_last=False, augment=False, img_size=side, **kw))
-    return (DeviceLoader(data.train_x, data.train_y, c.batch_size, seed=c.seed, strong=views == 2, **kw),
+    return (DeviceLoader(data.train_x, data.train_y, b, seed=c.seed, strong=views == 2, **kw),
             DeviceLoader(data.test_x, data.test_y, 500, shuffle=False, augment=False, **kw))
 
 def group_key(c: RunConfig) -> tuple:
@@ -329,26 +349,30 @@ def _fit_resolved(cs: list, progress: bool, force_reuse: bool = False) -> list:
     runs = [RunDir(c) for c in cs]
     for r in runs: r.check_reuse(input_files(r.config, _teacher_file(r.config)), force_reuse)
     todo = list({r.hash: r for r in runs if not r.finished}.values())
-    with lock_runs(todo):
+    # under torchrun only rank 0 locks (the other ranks wait for it in the process group, not on the folder lock)
+    with lock_runs(todo) if torchrun_env().main else contextlib.nullcontext():
         todo = [r for r in todo if not r.finished]                      # another process may have finished them meanwhile
         if todo: _train([r.config for r in todo], progress)
     return [r.result() for r in runs]
 
 # %% ../nbs/07_train.ipynb #032f660c
 def _train(cs: list, progress: bool):
-    c0 = cs[0]
+    dist = init_distributed(cs[0].device)  # under torchrun: join the group; each rank on its own GPU
+    if cs[0].world_size != dist.world:
+        raise ValueError(f'{RunDir(cs[0]).path.name} is a run on {cs[0].world_size} processes but {dist.world} started; launch it with '
+                         f'torchrun --nproc_per_node={cs[0].world_size} -m zscore_kd (or -p gpus {cs[0].world_size}).')
+    cs = [dataclasses.replace(c, device=rank_device(c.device, dist)) for c in cs]; c0 = cs[0]
     seed_everything(c0)
     data = load_dataset(c0.dataset, root=c0.data_root, **c0.data_args)  # a missing dataset fails here, before any work
-    teacher, teacher_root = get_teacher(c0, data.num_classes, progress) if c0.teacher else (None, None)
+    teacher, teacher_root = get_teacher(c0, data.num_classes, progress, dist) if c0.teacher else (None, None)
     teacher_info = dict(name=assistant(c0) or c0.teacher, root=_relative(teacher_root, c0.out_dir)) if teacher else None
-    data = data.to(c0.device)
-    learners = [Learner(c, data.num_classes, teacher_info) for c in cs]
-    for L in learners: L.run.record_inputs(input_files(L.c, _teacher_file(L.c)))
+    data, progress = data.to(c0.device), progress and dist.main
+    learners = [Learner(c, data.num_classes, teacher_info, dist) for c in cs]
+    for L in learners if dist.main else []: L.run.record_inputs(input_files(L.c, _teacher_file(L.c)))
     views = learners[0].method.views
-    loader, test = data_loaders(c0, data, views)
-    n_seen = len(loader) * c0.batch_size if loader.drop_last else len(data.train_y)  # the ViT loader drops the last batch
-    if teacher is not None and c0.channels_last: teacher = teacher.to(memory_format=torch.channels_last)
-    teacher_fn = teacher_logits_fn(teacher, c0, data.train_x, views, progress)
+    loader, test = data_loaders(c0, data, views, dist)
+    if teacher is not None: teacher = teacher.to(c0.device, memory_format=torch.channels_last if c0.channels_last else torch.preserve_format)
+    teacher_fn = teacher_logits_fn(teacher, c0, getattr(data, 'train_x', None), views, progress)
     steps = (StepGraphs if c0.cuda_graphs and torch.device(c0.device).type == 'cuda' else EagerSteps)(learners, teacher_fn)
     first, last = min(L.epoch for L in learners) + 1, max(c.epochs for c in cs)
     desc = f'{c0.method} {c0.student}' + (f' +{len(cs) - 1}' if len(cs) > 1 else '')
@@ -360,10 +384,11 @@ def _train(cs: list, progress: bool):
         if torch.device(c0.device).type == 'cuda': torch.cuda.synchronize()
         seconds = time.perf_counter() - start
         for L in active:
-            r = L.end_epoch(epoch, test, seconds, n_seen)
+            r = L.end_epoch(epoch, test, seconds)
             if progress: report(f"{L.run.path.name} epoch {epoch}/{L.c.epochs}: loss {r['train_loss']:.3f}  train {r['train_top1']:.1f}%  "
                                 f"test {r['test_top1']:.2f}% (top-5 {r['test_top5']:.2f}%)  {r['images_per_s']:.0f} img/s")
     for L in learners:
         r = L.finish(teacher_info)
         if progress: report(f"{L.run.path.name} done: final top-1 {r['final']['top1']:.2f}% (epoch {r['final']['epoch']}), best "
                             f"{r['best']['top1']:.2f}% (epoch {r['best']['epoch']}), {r['wall_time_s']:.1f} s")
+    barrier(dist)  # the other ranks return once rank 0 has written result.json

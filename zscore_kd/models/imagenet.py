@@ -117,8 +117,9 @@ def _fit(name: str, path: Path, model: nn.Module, state: dict):
     "Load `state` into `model` strictly; a wrong class count or architecture is one sentence."
     ours = model.state_dict()
     if 'fc.weight' in state and state['fc.weight'].shape[0] != ours['fc.weight'].shape[0]:
-        raise ValueError(f"{path} has a {state['fc.weight'].shape[0]}-class classifier, but the ImageNet {name} teacher "
-                         f"has {ours['fc.weight'].shape[0]}; delete it and download {teacher_weights(name).url} again.")
+        raise ValueError(f"{path} has a {state['fc.weight'].shape[0]}-class classifier, but the run has "
+                         f"{ours['fc.weight'].shape[0]} classes; use a {ours['fc.weight'].shape[0]}-class {name} "
+                         f"(torchvision's IMAGENET1K_V1 has 1000).")
     bad = [k for k in ours if k not in state or state[k].shape != ours[k].shape] + [k for k in state if k not in ours]
     if bad:
         got = tuple(state[bad[0]].shape) if bad[0] in state else 'nothing'
@@ -128,6 +129,7 @@ def _fit(name: str, path: Path, model: nn.Module, state: dict):
 
 # %% ../../nbs/03b_imagenet.ipynb #75db572f
 def load_imagenet_teacher(name: str,              # ResNet18, ResNet34, ResNet50 or ResNet101
+                          num_classes: int = 1000,  # classes of the run's data (ImageNet-1k: 1000)
                           download: bool = True,  # fetch the file into torchvision's cache when it is missing
                           map_location='cpu'):    # device of the returned model
     "The pretrained ImageNet teacher `name` (torchvision's IMAGENET1K_V1 weights), in eval mode."
@@ -137,6 +139,6 @@ def load_imagenet_teacher(name: str,              # ResNet18, ResNet34, ResNet50
     if not path.is_file():
         raise FileNotFoundError(f"The ImageNet {name} teacher's weights are not in {path.parent}: put "
                                 f"{teacher_weights(name).url} there as {path.name} (torchvision's IMAGENET1K_V1).")
-    model = get_imagenet_model(name)
+    model = get_imagenet_model(name, num_classes)
     _fit(name, path, model, _state(name, path))
     return model.to(map_location).eval()
