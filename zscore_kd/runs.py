@@ -119,7 +119,6 @@ def _check_data_args(c):
 def _check_distributed(c):
     "World size from torchrun (or as given), a batch that splits over it, and the features a multi-process run lacks."
     env = torchrun_env()
-    c.world_size = c.world_size or env.world
     _need(not env.enabled or c.world_size == env.world, f'world_size={c.world_size} but torchrun started {env.world} processes; leave world_size unset.')
     local_batch(c.batch_size, dataclasses.replace(env, world=c.world_size))
     _need(c.world_size == 1 or not (c.cuda_graphs or c.teacher_cache), 'cuda_graphs and teacher_cache run in one process only; turn them off under torchrun.')
@@ -147,16 +146,18 @@ SPEED_FLAGS = ('precision', 'channels_last', 'compile', 'cuda_graphs', 'teacher_
 def train_images(c: RunConfig) -> int:
     "Training images per epoch of `c`'s dataset."
     default = inspect.signature(make_synthetic).parameters['n_train'].default
-    return c.data_args.get('n_train', default) if c.dataset == 'synthetic' else 50_000  # CIFAR-100
+    if c.dataset == 'synthetic': return c.data_args.get('n_train', default)
+    return 1_281_167 if c.dataset == 'imagenet' else 50_000            # ILSVRC-2012 train, CIFAR-100 train
 
 def speed_flags(c: RunConfig) -> dict:
     "The flags `c.speed` stands for on `c.device`: exact = float32 eager; fast = what pays there."
     if c.speed == 'exact': return dict(precision='fp32', channels_last=False, compile=False, cuda_graphs=False,
                                        teacher_cache=False)
     cuda, steps = torch.device(c.device).type == 'cuda', c.epochs * math.ceil(train_images(c) / c.batch_size)
-    cache = METHODS[c.method].needs_teacher and c.epochs >= FAST_CACHE_EPOCHS
+    one, crops = c.world_size == 1, c.dataset != 'imagenet'  # graphs and the cache: one process, device-resident crops
+    cache = METHODS[c.method].needs_teacher and c.epochs >= FAST_CACHE_EPOCHS and one and crops
     return dict(precision='bf16' if cuda else 'fp32', channels_last=cuda, compile=cuda and steps >= FAST_COMPILE_STEPS,
-                cuda_graphs=cuda, teacher_cache=cache)
+                cuda_graphs=cuda and one and crops, teacher_cache=cache)
 
 def _apply_speed(c: RunConfig) -> RunConfig:
     "Fill the flags left at None from the preset."
@@ -187,6 +188,7 @@ def resolve_config(config: RunConfig = None, *, check_device: bool = True, **par
     c.out_dir, c.data_root, c.teacher_root = (str(home_path(p).resolve()) for p in (c.out_dir, c.data_root, c.teacher_root))
     _need(not Path(c.out_dir).is_file(), f'out_dir {c.out_dir} is a file, not a folder; pass a folder (it is created if missing).')
     c.device = _resolve_device(c.device, check_device)  # check_device=False: plan a GPU sweep on a machine without one
+    c.world_size = c.world_size or torchrun_env().world
     c = _apply_speed(c)
     _check_distributed(c)
     build_method(c)  # unknown or bad method_args fail here, before any work
