@@ -379,7 +379,7 @@ def test_disk_full_inside_torch_save_is_named(tmp_path, monkeypatch):
     import zscore_kd.files as files
     c = config(tmp_path, method='vanilla', epochs=1)
     def fail(*a, **k): raise RuntimeError('[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598')
-    monkeypatch.setattr(torch, 'save', fail); monkeypatch.setattr(files, '_free_bytes', lambda path: 4096)
+    monkeypatch.setattr(torch, 'save', fail); monkeypatch.setattr(files, 'free_bytes', lambda path: 4096)
     with pytest.raises(StorageError, match='the disk is full'): fit(c, progress=False)
 
 

@@ -16,7 +16,7 @@ from torch import nn
 from torchvision.models import get_model_weights
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
-from . import _unknown
+from . import unknown_name
 
 # %% ../../nbs/03b_imagenet.ipynb #c5b4c6c7
 class TVResNet(ResNet):
@@ -73,7 +73,7 @@ _IMAGENET['MobileNetV2'] = _IMAGENET['MobileNetV1']  # alias: the LS repo's (and
 
 def get_imagenet_model(name: str, num_classes: int = 1000):  # name: mdistiller's, e.g. ResNet34 or MobileNetV2
     "Build the ImageNet model `name`, randomly initialised (torchvision keys for the ResNets)."
-    if name not in _IMAGENET: raise ValueError(_unknown(name, _IMAGENET, 'ImageNet model'))
+    if name not in _IMAGENET: raise ValueError(unknown_name(name, _IMAGENET, 'ImageNet model'))
     return _IMAGENET[name](num_classes)
 
 def list_imagenet_models():
