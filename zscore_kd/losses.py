@@ -40,57 +40,57 @@ def _check_target(target: Tensor, logits: Tensor):
         raise ValueError(f'target labels must lie in [0, {K - 1}], got values from {lo} to {hi}.')
 
 # %% ../nbs/02_losses.ipynb #a88545e9
-def _soften(student: Tensor, teacher: Tensor, temperature, logit_stand, ddof: int):
+def _soften(student: Tensor, teacher: Tensor, tau, logit_stand, ddof: int):
     "Pre-process both logits as `logit_stand` says (16-bit floats in float32); returns them before the temperature."
-    _check_pair(student, teacher); check_positive(temperature, 'temperature')
+    _check_pair(student, teacher); check_positive(tau, 'tau')
     return tuple(standardize(x.to(compute_dtype(x)), logit_stand, ddof=ddof) for x in (student, teacher))
 
 # %% ../nbs/02_losses.ipynb #02f8ec56
 def kd_loss(logits_student: Tensor, logits_teacher: Tensor,
-            temperature,  # T > 0: float, or a 1-element tensor (CTKD's learned temperature)
+            tau,  # T > 0: float, or a 1-element tensor (CTKD's learned temperature)
             logit_stand=False,  # bool, or 'none' | 'zscore' | 'center_only' | 'scale_only'
             *, ddof: int = 1,  # std convention of the Z-score: 1 official code, 0 paper
             reduction: str = 'mean',  # 'mean' over the batch (official) or 'none' (one value per sample)
            ) -> Tensor:
     "T² · KL(teacher ‖ student) of the temperature softmaxes, logits Z-scored first when `logit_stand`."
-    zs, zt = _soften(logits_student, logits_teacher, temperature, logit_stand, ddof)
-    log_p_student = F.log_softmax(zs / temperature, dim=1)
-    p_teacher = F.softmax(zt / temperature, dim=1)
+    zs, zt = _soften(logits_student, logits_teacher, tau, logit_stand, ddof)
+    log_p_student = F.log_softmax(zs / tau, dim=1)
+    p_teacher = F.softmax(zt / tau, dim=1)
     kl = F.kl_div(log_p_student, p_teacher, reduction='none').sum(1)
     if reduction == 'mean': kl = kl.mean()
     elif reduction != 'none': raise ValueError(f"reduction must be 'mean' or 'none', got {reduction!r}.")
-    out = kl * temperature**2
-    return out.reshape(out.shape[:-1]) if isinstance(temperature, Tensor) and out.dim() else out
+    out = kl * tau**2
+    return out.reshape(out.shape[:-1]) if isinstance(tau, Tensor) and out.dim() else out
 
 # %% ../nbs/02_losses.ipynb #6ae605f8
 def _binary(p: Tensor, gt_mask: Tensor, other_mask: Tensor) -> Tensor:
     "Collapse class probabilities to [p(target), p(rest)] per sample."
     return torch.cat([(p * gt_mask).sum(dim=1, keepdim=True), (p * other_mask).sum(dim=1, keepdim=True)], dim=1)
 
-def _tckd(zs: Tensor, zt: Tensor, gt_mask: Tensor, temperature) -> Tensor:
+def _tckd(zs: Tensor, zt: Tensor, gt_mask: Tensor, tau) -> Tensor:
     "Target-class KD: KL of the binary [target, rest] distributions, summed, times T²/B (no eps in the log)."
-    b_student = _binary(F.softmax(zs / temperature, dim=1), gt_mask, ~gt_mask)
-    b_teacher = _binary(F.softmax(zt / temperature, dim=1), gt_mask, ~gt_mask)
-    return F.kl_div(torch.log(b_student), b_teacher, reduction='sum') * (temperature**2) / zs.shape[0]
+    b_student = _binary(F.softmax(zs / tau, dim=1), gt_mask, ~gt_mask)
+    b_teacher = _binary(F.softmax(zt / tau, dim=1), gt_mask, ~gt_mask)
+    return F.kl_div(torch.log(b_student), b_teacher, reduction='sum') * (tau**2) / zs.shape[0]
 
-def _nckd(zs: Tensor, zt: Tensor, gt_mask: Tensor, temperature) -> Tensor:
+def _nckd(zs: Tensor, zt: Tensor, gt_mask: Tensor, tau) -> Tensor:
     "Non-target KD: the target logit lowered by 1000 after dividing by T, KL summed, times T²/B."
-    p_teacher_nt = F.softmax(zt / temperature - 1000.0 * gt_mask, dim=1)
-    log_p_student_nt = F.log_softmax(zs / temperature - 1000.0 * gt_mask, dim=1)
-    return F.kl_div(log_p_student_nt, p_teacher_nt, reduction='sum') * (temperature**2) / zs.shape[0]
+    p_teacher_nt = F.softmax(zt / tau - 1000.0 * gt_mask, dim=1)
+    log_p_student_nt = F.log_softmax(zs / tau - 1000.0 * gt_mask, dim=1)
+    return F.kl_div(log_p_student_nt, p_teacher_nt, reduction='sum') * (tau**2) / zs.shape[0]
 
 # %% ../nbs/02_losses.ipynb #6ae605f8
 def dkd_loss(logits_student: Tensor, logits_teacher: Tensor, target: Tensor,
              alpha: float,  # weight of TCKD (target vs rest)
              beta: float,  # weight of NCKD (among the non-target classes)
-             temperature,  # T > 0
+             tau,  # T > 0
              logit_stand=False,  # bool, or a mode name as in kd_loss
              *, ddof: int = 1) -> Tensor:
     "α·TCKD + β·NCKD of decoupled KD, logits Z-scored first when `logit_stand`."
-    zs, zt = _soften(logits_student, logits_teacher, temperature, logit_stand, ddof)
+    zs, zt = _soften(logits_student, logits_teacher, tau, logit_stand, ddof)
     _check_target(target, zs)
     gt_mask = torch.zeros_like(zs).scatter_(1, target.long().unsqueeze(1), 1).bool()
-    return alpha * _tckd(zs, zt, gt_mask, temperature) + beta * _nckd(zs, zt, gt_mask, temperature)
+    return alpha * _tckd(zs, zt, gt_mask, tau) + beta * _nckd(zs, zt, gt_mask, tau)
 
 # %% ../nbs/02_losses.ipynb #b69d3bb9
 MLKD_TEMPERATURES = (3.0, 5.0, 2.0, 6.0)  # the fixed temperatures after the base one, in the official order
@@ -146,7 +146,7 @@ def mlkd_correlation_terms(student_weak: Tensor, teacher_weak: Tensor, mask: Ten
 # %% ../nbs/02_losses.ipynb #ff10be89
 def mlkd_losses(student_weak: Tensor, student_strong: Tensor, teacher_weak: Tensor, teacher_strong: Tensor,
                 target: Tensor,
-                temperature: float,  # base temperature, the first of the five
+                tau: float,  # base temperature, the first of the five
                 ce_weight: float,  # weight of each view's cross-entropy (official: KD.LOSS.CE_WEIGHT = 0.1)
                 kd_weight: float,  # weight of every KD, CC and BC term
                 logit_stand=False,  # Z-score the logits of the ten KD terms (never CC/BC, as in the official code)
@@ -155,9 +155,9 @@ def mlkd_losses(student_weak: Tensor, student_strong: Tensor, teacher_weak: Tens
     "MLKD's loss terms {loss_ce, loss_kd, loss_cc, loss_bc}, each a 0-d tensor that includes its weight."
     _check_pair(student_weak, student_strong); _check_target(target, student_weak)
     mask, class_mask = mlkd_masks(teacher_weak)
-    temps = (temperature,) + MLKD_TEMPERATURES
-    sw, tw = _soften(student_weak, teacher_weak, temperature, logit_stand, ddof)
-    ss, ts = _soften(student_strong, teacher_strong, temperature, logit_stand, ddof)
+    temps = (tau,) + MLKD_TEMPERATURES
+    sw, tw = _soften(student_weak, teacher_weak, tau, logit_stand, ddof)
+    ss, ts = _soften(student_strong, teacher_strong, tau, logit_stand, ddof)
     cc, bc = mlkd_correlation_terms(student_weak, teacher_weak, mask, class_mask, temps, kd_weight, faithful)
     ce = F.cross_entropy(student_weak, target) + F.cross_entropy(student_strong, target)
     return {'loss_ce': ce_weight * ce, 'loss_kd': mlkd_kd_terms(sw, tw, ss, ts, mask, temps, kd_weight, faithful),
