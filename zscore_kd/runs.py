@@ -32,7 +32,7 @@ class RunConfig:
     teacher: str = None                 # CIFAR zoo name of the teacher (ignored for vanilla)
     student: str = 'resnet8'            # CIFAR zoo name of the student (ImageNet: ResNet18, MobileNetV2, ...)
     logit_stand: object = False         # the paper's Z-score: bool, or center_only / scale_only (Table 4 ablation)
-    base_temp: float = None             # temperature (None: 2 with logit_stand, else the method's recipe)
+    base_temp: float = None             # τ, named after the official --base-temp flag (None: 2 with logit_stand, else recipe)
     kd_weight: float = None             # λ_KD (DKD: multiplies α, β); None: 9 with logit_stand, else recipe
     ce_weight: float = None             # λ_CE; None: the method's recipe
     method_args: dict = field(default_factory=dict)  # e.g. {'beta': 2.0}, {'faithful': False}, {'t_end': 30}, {'assistant': 'vgg13'}
