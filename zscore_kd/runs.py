@@ -39,7 +39,7 @@ class RunConfig:
     student_args: dict = field(default_factory=dict)  # keywords of the student's constructor, e.g. {'double_bn_update': False}
     dataset: str = 'synthetic'          # synthetic (embedded, no download) | cifar100 | imagenet (an ImageFolder tree)
     data_root: str = 'data'             # folder holding (or receiving) cifar-100-python/; ImageNet: holding train/ and val/
-    data_args: dict = field(default_factory=dict)  # knobs of the synthetic dataset (04a_data) or of ImageNet (04c: crop_size, loader, workers)
+    data_args: dict = field(default_factory=dict)  # knobs of the synthetic dataset (04a_images) or of ImageNet (04e: crop_size, loader, workers)
     epochs: int = None                  # None: 240 (MLKD recipes: 480); ImageNet 100
     batch_size: int = None              # the global batch (None: 64; ImageNet 512); under torchrun each of N processes takes 1/N
     lr: float = None                    # None: 0.05; 0.01 for MobileNetV2/ShuffleV1/ShuffleV2; MLKD 0.025; ImageNet 0.2
@@ -57,7 +57,7 @@ class RunConfig:
     channels_last: bool = None          # channels-last memory format
     compile: bool = None                # torch.compile the models
     cuda_graphs: bool = None            # capture the whole training step in CUDA graphs
-    teacher_cache: bool = None          # look up teacher logits of the 162 standard views (04b_cache)
+    teacher_cache: bool = None          # look up teacher logits of the 162 standard views (04d_cache)
     out_dir: str = 'runs'
     preset: str = None                  # None | 'paper': the published recipe for (method, teacher, student)
     sync_bn: bool = False               # under torchrun: SyncBatchNorm (False: BN per process, as DataParallel does)
