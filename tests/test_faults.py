@@ -22,7 +22,7 @@ run folders hold no temporary file, no non-finite tensor and no unreadable JSON 
 | 38 | truncated `student_best.pth` / `student_final.pth` | best: cannot be rebuilt, use final; final: the advice, followed literally, works |
 | 39-41 | divergence, `out_dir` a file, a changed teacher (then `-p force_reuse True`) through papermill | the same sentences in the notebook |
 
-A truncated teacher-logit cache (rebuilt, and said) is checked in `nbs/04b_cache.ipynb`; a kill -9 after an epoch and
+A truncated teacher-logit cache (rebuilt, and said) is checked in `nbs/04d_cache.ipynb`; a kill -9 after an epoch and
 the bit-identical resume in `tests/test_train.py`.
 """
 import ast, json, os, pickle, re, signal, subprocess, sys, time, warnings
@@ -379,7 +379,7 @@ def test_disk_full_inside_torch_save_is_named(tmp_path, monkeypatch):
     import zscore_kd.files as files
     c = config(tmp_path, method='vanilla', epochs=1)
     def fail(*a, **k): raise RuntimeError('[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598')
-    monkeypatch.setattr(torch, 'save', fail); monkeypatch.setattr(files, '_free_bytes', lambda path: 4096)
+    monkeypatch.setattr(torch, 'save', fail); monkeypatch.setattr(files, 'free_bytes', lambda path: 4096)
     with pytest.raises(StorageError, match='the disk is full'): fit(c, progress=False)
 
 

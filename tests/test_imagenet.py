@@ -66,7 +66,7 @@ def test_imagenet_run_at_crop_32(imagenet, tmp_path):
     res, hist = result(tmp_path)
     assert printed['final'] == res['final'] and res['world_size'] == 1 and res['epochs'] == 2
     assert res['config']['dataset'] == 'imagenet' and res['teacher']['name'] == 'ResNet34'
-    assert res['method']['logit_stand'] == 'zscore' and res['method']['temperature'] == 2.0 and res['method']['kd_weight'] == 9.0
+    assert res['method']['logit_stand'] == 'zscore' and res['method']['tau'] == 2.0 and res['method']['kd_weight'] == 9.0
     assert [h['epoch'] for h in hist] == [1, 2] and all(round(h['test_top1'] * 12 / 100, 6).is_integer() for h in hist)
 
 

@@ -106,10 +106,10 @@ def main(argv=None):
     return 0
 
 # %% ../nbs/07a_cli.ipynb #5eaee22a
-def config_params(c) -> dict:
-    "`10_train` parameters that reproduce the resolved config `c`, with its world size as `gpus`."
-    p = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(c).items() if k != 'world_size'}
-    return {**p, 'gpus': c.world_size if c.world_size > 1 else 0}
+def config_params(config) -> dict:
+    "`10_train` parameters that reproduce the resolved `config`, with its world size as `gpus`."
+    p = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(config).items() if k != 'world_size'}
+    return {**p, 'gpus': config.world_size if config.world_size > 1 else 0}
 
 def torchrun_job(params: dict, nodes: int = 1, port: int = 29400) -> dict:
     "In a submitit job (one task per node): this node's torchrun of the run `params`; several nodes meet on the first host."

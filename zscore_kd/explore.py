@@ -16,7 +16,8 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from torch import Tensor
-from .zscore import zscore, check_positive
+from .checks import check_positive
+from .zscore import zscore
 from .losses import kd_loss
 from .proofs import TOY_CLASSES, toy_case
 

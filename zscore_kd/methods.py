@@ -44,40 +44,40 @@ class Vanilla(Method):
 class KD(Method):
     "Hinton KD with optional logit standardization."
     name = 'kd'
-    def __init__(self, temperature: float = 4.0, ce_weight: float = 0.1, kd_weight: float = 0.9, logit_stand=False, ddof: int = 1):
-        super().__init__(temperature=temperature, ce_weight=ce_weight, kd_weight=kd_weight, logit_stand=stand_mode(logit_stand), ddof=ddof)
+    def __init__(self, tau: float = 4.0, ce_weight: float = 0.1, kd_weight: float = 0.9, logit_stand=False, ddof: int = 1):
+        super().__init__(tau=tau, ce_weight=ce_weight, kd_weight=kd_weight, logit_stand=stand_mode(logit_stand), ddof=ddof)
     def forward(self, student, teacher, y):
         h = self.hparams
         return {'loss_ce': h['ce_weight'] * F.cross_entropy(student[0], y),
-                'loss_kd': h['kd_weight'] * kd_loss(student[0], teacher[0], h['temperature'], h['logit_stand'], ddof=h['ddof'])}
+                'loss_kd': h['kd_weight'] * kd_loss(student[0], teacher[0], h['tau'], h['logit_stand'], ddof=h['ddof'])}
 
 # %% ../nbs/05_methods.ipynb #3a6a3f99
 class DKD(Method):
     "Decoupled KD with its linear warm-up of the distillation term."
     name = 'dkd'
-    def __init__(self, temperature: float = 4.0, ce_weight: float = 1.0, alpha: float = 1.0, beta: float = 8.0,
+    def __init__(self, tau: float = 4.0, ce_weight: float = 1.0, alpha: float = 1.0, beta: float = 8.0,
                  warmup: int = 20, logit_stand=False, ddof: int = 1):
-        super().__init__(temperature=temperature, ce_weight=ce_weight, alpha=alpha, beta=beta, warmup=warmup,
+        super().__init__(tau=tau, ce_weight=ce_weight, alpha=alpha, beta=beta, warmup=warmup,
                          logit_stand=stand_mode(logit_stand), ddof=ddof)
         self.register_buffer('warmup_factor', torch.ones(()))
     def set_epoch(self, epoch):
         self.warmup_factor.fill_(min(epoch / self.hparams['warmup'], 1.0))
     def forward(self, student, teacher, y):
         h = self.hparams
-        dkd = dkd_loss(student[0], teacher[0], y, h['alpha'], h['beta'], h['temperature'], h['logit_stand'], ddof=h['ddof'])
+        dkd = dkd_loss(student[0], teacher[0], y, h['alpha'], h['beta'], h['tau'], h['logit_stand'], ddof=h['ddof'])
         return {'loss_ce': h['ce_weight'] * F.cross_entropy(student[0], y), 'loss_kd': self.warmup_factor * dkd}
 
 # %% ../nbs/05_methods.ipynb #310d3ca5
 class MLKD(Method):
     "Multi-level logit distillation on a weak and a strong view."
     name, views = 'mlkd', 2
-    def __init__(self, temperature: float = 4.0, ce_weight: float = 0.1, kd_weight: float = 0.9, logit_stand=False,
+    def __init__(self, tau: float = 4.0, ce_weight: float = 0.1, kd_weight: float = 0.9, logit_stand=False,
                  faithful: bool = True, ddof: int = 1):
-        super().__init__(temperature=temperature, ce_weight=ce_weight, kd_weight=kd_weight,
+        super().__init__(tau=tau, ce_weight=ce_weight, kd_weight=kd_weight,
                          logit_stand=stand_mode(logit_stand), faithful=faithful, ddof=ddof)
     def forward(self, student, teacher, y):
         h = self.hparams
-        return mlkd_losses(student[0], student[1], teacher[0], teacher[1], y, h['temperature'], h['ce_weight'],
+        return mlkd_losses(student[0], student[1], teacher[0], teacher[1], y, h['tau'], h['ce_weight'],
                            h['kd_weight'], h['logit_stand'], faithful=h['faithful'], ddof=h['ddof'])
 
 # %% ../nbs/05_methods.ipynb #0a0bab32
@@ -107,28 +107,28 @@ class CTKD(Method):
 class TAKD(Method):
     "KD from a teacher assistant: each of TAKD's two stages is this loss; the student's teacher is the TA."
     name = 'takd'
-    def __init__(self, temperature: float = 4.0, ce_weight: float = 0.1, kd_weight: float = 0.9, logit_stand=False,
+    def __init__(self, tau: float = 4.0, ce_weight: float = 0.1, kd_weight: float = 0.9, logit_stand=False,
                  kl_reduction: str = 'batchmean', ddof: int = 1,
                  assistant: str = None):  # the TA's zoo name: the trainer distils it from the teacher first; None: one stage
-        super().__init__(temperature=temperature, ce_weight=ce_weight, kd_weight=kd_weight, logit_stand=stand_mode(logit_stand),
+        super().__init__(tau=tau, ce_weight=ce_weight, kd_weight=kd_weight, logit_stand=stand_mode(logit_stand),
                          kl_reduction=kl_reduction, ddof=ddof, assistant=assistant)
     def forward(self, student, teacher, y):
         h = self.hparams
-        kd = takd_loss(student[0], teacher[0], h['temperature'], h['logit_stand'], kl_reduction=h['kl_reduction'], ddof=h['ddof'])
+        kd = takd_loss(student[0], teacher[0], h['tau'], h['logit_stand'], kl_reduction=h['kl_reduction'], ddof=h['ddof'])
         return {'loss_ce': h['ce_weight'] * F.cross_entropy(student[0], y), 'loss_kd': h['kd_weight'] * kd}
 
 # %% ../nbs/05_methods.ipynb #693b035e
 class ATKD(Method):
     "Adaptive-temperature (spherical) KD: CE and KD on layer-normalised logits × m, weighted by α's schedule."
     name = 'atkd'
-    def __init__(self, temperature: float = 4.0, multiplier: float = 2.0, centered: bool = True,
+    def __init__(self, tau: float = 4.0, multiplier: float = 2.0, centered: bool = True,
                  alpha_milestones=(180, 210), alphas=ATKD_ALPHAS, eps: float = 1e-7,
                  logit_stand=False, ce_weight=None, kd_weight=None):
         if stand_mode(logit_stand) != 'none': raise ValueError('ATKD standardizes its logits itself; run it with logit_stand off.')
         if ce_weight is not None or kd_weight is not None:
             raise ValueError('ATKD weighs CE and KD by 1 - α and α; set alphas (and alpha_milestones) instead of ce_weight/kd_weight.')
         atkd_alpha(1, alpha_milestones, alphas)  # one sentence for a bad schedule, now
-        super().__init__(temperature=temperature, multiplier=multiplier, centered=centered, alpha_milestones=tuple(alpha_milestones),
+        super().__init__(tau=tau, multiplier=multiplier, centered=centered, alpha_milestones=tuple(alpha_milestones),
                          alphas=tuple(alphas), eps=eps, logit_stand='none')
         self.register_buffer('alpha', torch.full((), float(alphas[0])))
     def set_epoch(self, epoch): self.alpha.fill_(atkd_alpha(epoch, self.hparams['alpha_milestones'], self.hparams['alphas']))
@@ -136,20 +136,20 @@ class ATKD(Method):
     def forward(self, student, teacher, y):
         h = self.hparams
         zs = atkd_normalize(student[0], h['multiplier'], centered=h['centered'], eps=h['eps'])
-        kd = atkd_loss(student[0], teacher[0], h['temperature'], h['multiplier'], centered=h['centered'], eps=h['eps'])
+        kd = atkd_loss(student[0], teacher[0], h['tau'], h['multiplier'], centered=h['centered'], eps=h['eps'])
         return {'loss_ce': (1 - self.alpha) * F.cross_entropy(zs, y), 'loss_kd': self.alpha * kd}
 
 # %% ../nbs/05_methods.ipynb #9128a3e3
 class PTLoss(Method):
     "KD with the perturbed Maclaurin series of PT-Loss (first M coefficients shifted by ε)."
     name = 'pt_loss'
-    def __init__(self, temperature: float = 4.0, ce_weight: float = 0.1, kd_weight: float = 0.9, epsilon=1.0,
+    def __init__(self, tau: float = 4.0, ce_weight: float = 0.1, kd_weight: float = 0.9, epsilon=1.0,
                  logit_stand=False, ddof: int = 1):
-        super().__init__(temperature=temperature, ce_weight=ce_weight, kd_weight=kd_weight, epsilon=epsilon,
+        super().__init__(tau=tau, ce_weight=ce_weight, kd_weight=kd_weight, epsilon=epsilon,
                          logit_stand=stand_mode(logit_stand), ddof=ddof)
     def forward(self, student, teacher, y):
         h = self.hparams
-        pt = pt_loss(student[0], teacher[0], h['temperature'], h['epsilon'], h['logit_stand'], ddof=h['ddof'])
+        pt = pt_loss(student[0], teacher[0], h['tau'], h['epsilon'], h['logit_stand'], ddof=h['ddof'])
         return {'loss_ce': h['ce_weight'] * F.cross_entropy(student[0], y), 'loss_kd': h['kd_weight'] * pt}
 
 # %% ../nbs/05_methods.ipynb #bbe6b21f
@@ -166,7 +166,8 @@ def check_method(name: str) -> str:
 # %% ../nbs/05_methods.ipynb #251969c0
 def get_method(name: str,  # a key of METHODS: vanilla, kd, dkd, mlkd, ctkd, takd, atkd, pt_loss
                logit_stand=False,  # the paper's Z-score (or an ablation mode name)
-               base_temp: float = None,  # temperature; None = 2 with logit_stand, else recipe (CTKD: t_start, only if given)
+               # base_temp keeps the name of the official `--base-temp` flag; it becomes the method's `tau`
+               base_temp: float = None,  # τ; None = 2 with logit_stand, else recipe (CTKD: t_start, only if given)
                kd_weight: float = None,  # KD weight (DKD: multiplies α and β); None = 9 with logit_stand, else recipe
                ce_weight: float = None,  # None = the method's recipe
                **overrides) -> Method:
@@ -182,7 +183,7 @@ def get_method(name: str,  # a key of METHODS: vanilla, kd, dkd, mlkd, ctkd, tak
     if cls is DKD:
         if kd_weight is not None: kw['alpha'], kw['beta'] = kw.get('alpha', 1.0) * kd_weight, kw.get('beta', 8.0) * kd_weight
     elif kd_weight is not None: kw['kd_weight'] = kd_weight
-    if base_temp is not None: kw['t_start' if cls is CTKD else 'temperature'] = base_temp
+    if base_temp is not None: kw['t_start' if cls is CTKD else 'tau'] = base_temp
     return cls(**kw)
 
 # %% ../nbs/05_methods.ipynb #a4ea618c

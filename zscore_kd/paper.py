@@ -54,7 +54,7 @@ class Cell:
     table: str; row: str; teacher: str; student: str
     method: str = None          # trainer method; 'teacher' for the teacher's own run; None: not run here
     logit_stand: str = 'none'   # none | zscore | center_only | scale_only
-    base_temp: float = None     # set by ablation cells only (else the recipe's)
+    base_temp: float = None     # τ (RunConfig's name, after the official --base-temp flag); ablation cells only
     kd_weight: float = None
     paper: dict = field(default_factory=dict)  # metric -> value
     why_not: str = ''

@@ -11,7 +11,8 @@ import math
 import numbers
 import torch
 from torch import Tensor
-from .zscore import zscore, check_positive
+from .checks import check_positive
+from .zscore import zscore
 
 # %% ../nbs/01_proofs.ipynb #4285ec6a
 def _check_closed_form(K, tau, *ddofs):

@@ -34,14 +34,14 @@ class RunConfig:
     teacher: str = None                 # CIFAR zoo name of the teacher (ignored for vanilla)
     student: str = 'resnet8'            # CIFAR zoo name of the student (ImageNet: ResNet18, MobileNetV2, ...)
     logit_stand: object = False         # the paper's Z-score: bool, or center_only / scale_only (Table 4 ablation)
-    base_temp: float = None             # temperature (None: 2 with logit_stand, else the method's recipe)
+    base_temp: float = None             # τ, named after the official --base-temp flag (None: 2 with logit_stand, else recipe)
     kd_weight: float = None             # λ_KD (DKD: multiplies α, β); None: 9 with logit_stand, else recipe
     ce_weight: float = None             # λ_CE; None: the method's recipe
     method_args: dict = field(default_factory=dict)  # e.g. {'beta': 2.0}, {'faithful': False}, {'t_end': 30}, {'assistant': 'vgg13'}
     student_args: dict = field(default_factory=dict)  # keywords of the student's constructor, e.g. {'double_bn_update': False}
     dataset: str = 'synthetic'          # synthetic (embedded, no download) | cifar100 | imagenet (an ImageFolder tree)
     data_root: str = 'data'             # folder holding (or receiving) cifar-100-python/; ImageNet: holding train/ and val/
-    data_args: dict = field(default_factory=dict)  # knobs of the synthetic dataset (04a_data) or of ImageNet (04c: crop_size, loader, workers)
+    data_args: dict = field(default_factory=dict)  # knobs of the synthetic dataset (04a_images) or of ImageNet (04e: crop_size, loader, workers)
     epochs: int = None                  # None: the recipe family's (sgd 240, MLKD recipes 480, ImageNet 100; adamw 300)
     batch_size: int = None              # the global batch (None: sgd 64, ImageNet 512; adamw 128); under torchrun each of N processes takes 1/N
     lr: float = None                    # None: 0.05; 0.01 for MobileNetV2/ShuffleV1/ShuffleV2; MLKD 0.025; ImageNet 0.2; adamw 5e-4
@@ -64,7 +64,7 @@ class RunConfig:
     channels_last: bool = None          # channels-last memory format
     compile: bool = None                # torch.compile the models
     cuda_graphs: bool = None            # capture the whole training step in CUDA graphs
-    teacher_cache: bool = None          # look up teacher logits of the 162 standard views (04b_cache)
+    teacher_cache: bool = None          # look up teacher logits of the 162 standard views (04d_cache)
     out_dir: str = 'runs'
     preset: str = None                  # None | 'paper': the published recipe for (method, teacher, student)
     sync_bn: bool = False               # under torchrun: SyncBatchNorm (False: BN per process, as DataParallel does)
@@ -152,7 +152,6 @@ def _check_teacher_file(c):
 def _check_distributed(c):
     "World size from torchrun (or as given), a batch that splits over it, and the features a multi-process run lacks."
     env = torchrun_env()
-    c.world_size = c.world_size or env.world
     _need(not env.enabled or c.world_size == env.world, f'world_size={c.world_size} but torchrun started {env.world} processes; leave world_size unset.')
     local_batch(c.batch_size, dataclasses.replace(env, world=c.world_size))
     _need(c.world_size == 1 or not (c.cuda_graphs or c.teacher_cache), 'cuda_graphs and teacher_cache run in one process only; turn them off under torchrun.')
@@ -181,17 +180,19 @@ SPEED_FLAGS = ('precision', 'channels_last', 'compile', 'cuda_graphs', 'teacher_
 def train_images(c: RunConfig) -> int:
     "Training images per epoch of `c`'s dataset."
     default = inspect.signature(make_synthetic).parameters['n_train'].default
-    return c.data_args.get('n_train', default) if c.dataset == 'synthetic' else 50_000  # CIFAR-100
+    if c.dataset == 'synthetic': return c.data_args.get('n_train', default)
+    return 1_281_167 if c.dataset == 'imagenet' else 50_000            # ILSVRC-2012 train, CIFAR-100 train
 
 def speed_flags(c: RunConfig) -> dict:
     "The flags `c.speed` stands for on `c.device`: exact = float32 eager; fast = what pays there."
     if c.speed == 'exact': return dict(precision='fp32', channels_last=False, compile=False, cuda_graphs=False,
                                        teacher_cache=False)
     cuda, steps = torch.device(c.device).type == 'cuda', c.epochs * math.ceil(train_images(c) / c.batch_size)
+    one, crops = c.world_size == 1, c.dataset != 'imagenet'  # graphs and the cache: one process, device-resident crops
     online = c.teacher_bn_train or c.student in list_models('vit')  # the ViT students' teacher sees fresh 32-px views
-    cache = METHODS[c.method].needs_teacher and c.epochs >= FAST_CACHE_EPOCHS and not online
+    cache = METHODS[c.method].needs_teacher and c.epochs >= FAST_CACHE_EPOCHS and one and crops and not online
     return dict(precision='bf16' if cuda else 'fp32', channels_last=cuda, compile=cuda and steps >= FAST_COMPILE_STEPS,
-                cuda_graphs=cuda, teacher_cache=cache)
+                cuda_graphs=cuda and one and crops, teacher_cache=cache)
 
 def _apply_speed(c: RunConfig) -> RunConfig:
     "Fill the flags left at None from the preset."
@@ -222,6 +223,7 @@ def resolve_config(config: RunConfig = None, *, check_device: bool = True, **par
     c.out_dir, c.data_root, c.teacher_root = (str(home_path(p).resolve()) for p in (c.out_dir, c.data_root, c.teacher_root))
     _need(not Path(c.out_dir).is_file(), f'out_dir {c.out_dir} is a file, not a folder; pass a folder (it is created if missing).')
     c.device = _resolve_device(c.device, check_device)  # check_device=False: plan a GPU sweep on a machine without one
+    c.world_size = c.world_size or torchrun_env().world
     c = _apply_speed(c)
     _check_distributed(c)
     build_method(c)  # unknown or bad method_args fail here, before any work
