@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['CIFAR100_MEAN', 'CIFAR100_STD', 'PAD', 'SIZE', 'NUM_OFFSETS', 'NUM_VIEWS', 'OPS', 'RANGES', 'OP', 'CUTOUT_FILL',
            'check_images', 'view_params', 'view_id', 'sample_views', 'crop_flip', 'normalize', 'pil_op', 'pil_cutout',
-           'sample_rand_augment', 'apply_op', 'cutout', 'rand_augment', 'pil_rand_augment', 'upload_constants',
-           'PILRandAugment']
+           'sample_rand_augment', 'affine_matrix', 'apply_op', 'cutout', 'rand_augment', 'pil_rand_augment',
+           'upload_constants', 'PILRandAugment']
 
 # %% ../nbs/04_augment.ipynb #e2726134
 import math
@@ -174,7 +174,7 @@ def _blend_ops(x, op, v):
     return torch.where((o == OP['Brightness']) | (o == OP['Color']) | (o == OP['Contrast']) | (o == OP['Sharpness']), out, x)
 
 # %% ../nbs/04_augment.ipynb #ee9253cc
-def _matrix(op, v, width, height):
+def affine_matrix(op, v, width, height):
     "PIL's inverse affine matrix (a, b, c, d, e, f) of each image's geometric op (identity otherwise), float64 B×6."
     one, zero = torch.ones_like(v), torch.zeros_like(v)
     ang = -(torch.remainder(v, 360.0) * (math.pi / 180.0))             # Image.rotate: angle % 360, then -radians
@@ -190,7 +190,7 @@ def _matrix(op, v, width, height):
 def _affine_ops(x, op, v):
     "Rotate, ShearX/Y and TranslateX/Y by nearest-neighbour sampling with black fill, as PIL does; others pass unchanged."
     B, C, H, W = x.shape
-    a, b, c, d, e, f = (t.view(B, 1, 1) for t in _matrix(op, v, W, H).unbind(1))
+    a, b, c, d, e, f = (t.view(B, 1, 1) for t in affine_matrix(op, v, W, H).unbind(1))
     xs, ys = torch.arange(W, device=x.device).view(1, 1, W), torch.arange(H, device=x.device).view(1, H, 1)
     fix = lambda t: torch.floor(t * 65536.0 + 0.5).long()
     xi = (fix(c + a * 0.5 + b * 0.5) + ys * fix(b) + xs * fix(a)).div(65536, rounding_mode='floor')
