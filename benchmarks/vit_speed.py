@@ -23,19 +23,13 @@ from zscore_kd.models import get_model
 from zscore_kd.models.vit import split_heads, vit_teacher_logits
 from zscore_kd.optim import make_optimizer
 from zscore_kd.vit_augment import ViTDeviceLoader, vit_classic_loader
+from speed import batches, sync  # benchmarks/speed.py (this folder is on the path when the script runs)
 
 EPOCHS, TRAIN, TEST, GOAL_MIN = 300, 50_000, 10_000, 30.0
 
-def sync(device):
-    if device.type == 'cuda': torch.cuda.synchronize()
-
 def forever(loader, device):
-    "Batches of epochs 1, 2, ... of `loader`, on `device`."
-    e = 0
-    while True:
-        e += 1
-        for b in (loader.epoch(e) if isinstance(loader, ViTDeviceLoader) else loader):
-            yield b['x'].to(device, non_blocking=True), b['y'].to(device, non_blocking=True)
+    "(x, y) of epochs 1, 2, ... of `loader`, on `device`."
+    return ((b['x'], b['y']) for b in batches(loader, device))
 
 def timed(fn, steps, warmup, device):
     "Seconds per call of `fn` after `warmup` calls."

@@ -18,7 +18,7 @@ from timm.data.auto_augment import posterize
 from torch.utils.data import DataLoader, Dataset
 from PIL import Image
 
-from .augment import OP, apply_op, check_images, normalize
+from .augment import OP, affine_matrix, apply_op, check_images, normalize
 from .data import DeviceLoader, ImageData
 
 # %% ../nbs/04f_vit_augment.ipynb #8e0f38e4
@@ -129,28 +129,26 @@ _TO_MLKD = {'AutoContrast': 'AutoContrast', 'Equalize': 'Equalize', 'Invert': 'S
             'SolarizeIncreasing': 'Solarize', 'ColorIncreasing': 'Color', 'ContrastIncreasing': 'Contrast',
             'BrightnessIncreasing': 'Brightness', 'SharpnessIncreasing': 'Sharpness'}
 
+def _to_mlkd(op, names: dict):
+    "04_augment's op codes (OP) of the timm ops named in `names`; Identity for every other op."
+    out = torch.full_like(op, OP['Identity'])
+    for ours, theirs in names.items(): out = torch.where(op == RA[ours], OP[theirs], out)
+    return out
+
 def _colour_ops(x, op, v):
     "The non-geometric ops of each image (others pass unchanged), through 04_augment's exact PIL ops where they exist."
-    mlkd, value = torch.full_like(op, OP['Identity']), torch.where(op == RA['Invert'], 0.0, v)
-    for ours, theirs in _TO_MLKD.items(): mlkd = torch.where(op == RA[ours], OP[theirs], mlkd)
-    x = apply_op(x, mlkd, value)
+    x = apply_op(x, _to_mlkd(op, _TO_MLKD), torch.where(op == RA['Invert'], 0.0, v))
     o, vv = op.view(-1, 1, 1, 1), v.view(-1, 1, 1, 1)
     x = torch.where((o == RA['SolarizeAdd']) & (x < 128), (x.int() + vv.int()).clamp(max=255).to(torch.uint8), x)
     return torch.where((o == RA['PosterizeIncreasing']) & (vv == 0), torch.zeros_like(x), x)
 
 # %% ../nbs/04f_vit_augment.ipynb #fa724345
+_GEOMETRIC = {'Rotate': 'Rotate', 'ShearX': 'ShearX', 'ShearY': 'ShearY',  # timm's relative translations are MLKD's
+              'TranslateXRel': 'TranslateX', 'TranslateYRel': 'TranslateY'}
+
 def _affine_coeffs(op, v, width: int, height: int):
     "PIL's inverse affine coefficients (a, b, c, d, e, f) of each image's geometric op (identity otherwise), B×6."
-    one, zero = torch.ones_like(v), torch.zeros_like(v)
-    ang = -(torch.remainder(v, 360.0) * (math.pi / 180.0))           # Image.rotate: -radians(angle % 360)
-    cos, sin = torch.round(torch.cos(ang), decimals=15), torch.round(torch.sin(ang), decimals=15)
-    cx, cy = width / 2, height / 2
-    cands = {'Rotate': (cos, sin, cos * -cx + sin * -cy + cx, -sin, cos, -sin * -cx + cos * -cy + cy),
-             'ShearX': (one, v, zero, zero, one, zero), 'ShearY': (one, zero, zero, v, one, zero),
-             'TranslateXRel': (one, zero, v * width, zero, one, zero), 'TranslateYRel': (one, zero, zero, zero, one, v * height)}
-    m = torch.stack((one, zero, zero, zero, one, zero), 1)
-    for name, c in cands.items(): m = torch.where(op[:, None] == RA[name], torch.stack(c, 1), m)
-    return m
+    return affine_matrix(_to_mlkd(op, _GEOMETRIC), v, width, height)  # 04_augment's matrices: the same PIL formulas
 
 # %% ../nbs/04f_vit_augment.ipynb #8fb9072c
 def _cubic(v1, v2, v3, v4, d):

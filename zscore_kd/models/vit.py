@@ -10,7 +10,7 @@ __all__ = ['VIT_PAPER_PARAMS_M', 'deit_ti', 'pit_ti', 'PerformerAttention', 'Per
 # %% ../../nbs/03e_vit.ipynb #f2444ac2
 import math
 import re
-from functools import partial
+from functools import cache, partial
 
 import timm
 import torch
@@ -243,12 +243,14 @@ def pycls_key(key: str) -> str:
     head, rest = key.split('.', 1)
     return f'{_STEM[head]}.{rest}'
 
+@cache
+def _from_pycls() -> dict:
+    "pycls name → mdistiller name of every key of our ResNet-56."
+    return {pycls_key(k): k for k in get_model('resnet56').state_dict()}
+
 def mdistiller_key(key: str) -> str:
-    "mdistiller's name of pycls's ResNet key `key`: the inverse of `pycls_key`."
-    m = re.fullmatch(r's(\d)\.b(\d+)\.(f\.a|f\.a_bn|f\.b|f\.b_bn|proj|bn)\.(\w+)', key)
-    if m: return f'layer{m[1]}.{int(m[2]) - 1}.{dict(map(reversed, _PART.items()))[m[3]]}.{m[4]}'
-    head, rest = key.rsplit('.', 1)
-    return f'{dict(map(reversed, _STEM.items()))[head]}.{rest}'
+    "mdistiller's name of pycls's ResNet-56 key `key`: the inverse of `pycls_key` (a key ResNet-56 lacks stays as it is)."
+    return _from_pycls().get(key, key)
 
 # %% ../../nbs/03e_vit.ipynb #c0791e53
 def _bad(path, why: str): return ValueError(f"Teacher checkpoint {path} {why}; give a pycls ResNet-56 checkpoint "
