@@ -23,7 +23,8 @@ from .methods import METHODS
 from .models import list_models
 from .recipes import paper_recipe
 from .paper import TABLES, FIGURES, FIG5_TEACHERS, Cell, table_cells, figure_cells, recipe_outside
-from .runs import QUICK, RunConfig, RunDir, resolve_config, registry, speed_flags, train_images
+from .runs import QUICK, RunConfig, resolve_config, speed_flags, train_images
+from .rundir import RunDir, registry
 from .train import fit_group, teacher_config, group_key, assistant, assistant_config, needs_teacher_run
 from .cli import config_params, train_with_torchrun
 
