@@ -98,7 +98,8 @@ def part_graphs(a, rep):
 
 def part_group(a, rep):
     import torch
-    from zscore_kd.runs import resolve_config, RunDir
+    from zscore_kd.runs import resolve_config
+    from zscore_kd.rundir import RunDir
     from zscore_kd.train import fit, fit_group
     cuda = torch.cuda.is_available() and not a.smoke
     base = dict(teacher='resnet32x4' if cuda else 'resnet8', student='resnet8x4' if cuda else 'resnet8', logit_stand=True,

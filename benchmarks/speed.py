@@ -20,7 +20,8 @@ import torch
 from zscore_kd.data import ImageData, DeviceLoader, classic_loader
 from zscore_kd.models import get_model
 from zscore_kd.runs import resolve_config
-from zscore_kd.train import Learner, EagerSteps, StepGraphs, teacher_logits_fn, evaluate, autocast_for
+from zscore_kd.train import teacher_logits_fn
+from zscore_kd.learner import Learner, EagerSteps, StepGraphs, evaluate, autocast_for
 
 CIFAR_TRAIN = 50_000                      # images per CIFAR-100 training epoch
 # The official code (the LS repository's tools/train.py, mdistiller-based), one H200, torch 2.11 cu130, 2026-11-26:

@@ -5,7 +5,8 @@ import torch
 from zscore_kd.data import make_synthetic, DeviceLoader
 from zscore_kd.models import get_model
 from zscore_kd.runs import resolve_config
-from zscore_kd.train import Learner, EagerSteps, StepGraphs, teacher_logits_fn
+from zscore_kd.train import teacher_logits_fn
+from zscore_kd.learner import Learner, EagerSteps, StepGraphs
 
 DATA = make_synthetic(n_train=200, n_test=50, num_classes=10, num_superclasses=5)
 

@@ -38,8 +38,10 @@ from zscore_kd.checkpoints import first_nonfinite, save_teacher, teacher_path
 from zscore_kd.data import load_cifar100, make_synthetic, read_cifar_pickle, save_cifar100
 from zscore_kd.files import FolderLock, StorageError
 from zscore_kd.models import get_model
-from zscore_kd.runs import RunDir, resolve_config
-from zscore_kd.train import Learner, TrainingDiverged, fit, teacher_config
+from zscore_kd.runs import resolve_config
+from zscore_kd.rundir import RunDir
+from zscore_kd.train import fit, teacher_config
+from zscore_kd.learner import Learner, TrainingDiverged
 
 NBS = Path(__file__).resolve().parents[1] / 'nbs'
 ENTRY = ('10_train', '20_reproduce', '21_figures', '30_explore')

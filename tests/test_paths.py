@@ -4,7 +4,8 @@ from pathlib import Path
 
 import papermill as pm
 
-from zscore_kd.runs import RunConfig, RunDir, resolve_config
+from zscore_kd.runs import RunConfig, resolve_config
+from zscore_kd.rundir import RunDir
 from zscore_kd.train import teacher_config
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -3,7 +3,7 @@ import subprocess
 from pathlib import Path
 
 from zscore_kd.sweeps import plan, command, run_local, run_submitit, status, stream_groups
-from zscore_kd.runs import RunDir, registry
+from zscore_kd.rundir import RunDir, registry
 
 ROOT = Path(__file__).resolve().parents[1]
 

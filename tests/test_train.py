@@ -3,8 +3,10 @@ import json, os, signal, subprocess, sys, time
 
 import pytest
 import torch
-from zscore_kd.runs import resolve_config, RunDir
-from zscore_kd.train import fit, fit_group, TrainingDiverged
+from zscore_kd.runs import resolve_config
+from zscore_kd.rundir import RunDir
+from zscore_kd.train import fit, fit_group
+from zscore_kd.learner import TrainingDiverged
 
 TINY = dict(teacher='resnet8', student='resnet8', epochs=3, teacher_epochs=1, device='cpu',
             data_args=dict(n_train=320, n_test=160))

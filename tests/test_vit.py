@@ -6,7 +6,8 @@ from pathlib import Path
 import papermill as pm
 import pytest
 import torch
-from zscore_kd.runs import RunDir, resolve_config
+from zscore_kd.runs import resolve_config
+from zscore_kd.rundir import RunDir
 from zscore_kd.train import fit
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,7 +19,8 @@ from .checkpoints import load_teacher
 from .data import load_dataset, normalize
 from .files import home_path
 from .recipes import load_csv, parse_number
-from .runs import RunConfig, RunDir, read_json
+from .runs import RunConfig
+from .rundir import RunDir, read_json
 
 # %% ../nbs/09_analysis.ipynb #70356135
 @lru_cache(maxsize=4)

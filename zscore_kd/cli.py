@@ -15,7 +15,8 @@ import torch.distributed as dist
 import zscore_kd
 from .distributed import torchrun_env
 from .params import check_parameters, flag, integer, mapping, number, one_of, sequence, text
-from .runs import RunDir, resolve_config
+from .runs import resolve_config
+from .rundir import RunDir
 from .train import fit
 from .zscore import LOGIT_STAND_MODES
 
