@@ -12,11 +12,11 @@ import matplotlib.pyplot as plt
 from pathlib import Path
 
 from .paper import TABLES, FIGURES
-from .runs import RunDir
+from .rundir import RunDir
 from .sweeps import plan, plan_figures, run_stages, measured_speeds, run_hours, benchmark_speeds
 from .analysis import cell_rows, markdown_table, records_markdown, write_table, logits_of
 from .figures import (load_figure_models, pooled_features, save_figure, figure_2, figure_3, figure_s1, figure_4,
-                               figure_5, figure_s2, figure_s3)
+                               figure_5, figure_s2, figure_s3, figure_s3_vit_runs)
 
 # %% ../nbs/09d_campaign.ipynb #9ef3b6ef
 def plan_all(scale: str = 'toy', seeds: int = None, dataset: str = 'synthetic', **common) -> dict:
@@ -67,14 +67,15 @@ CAMPAIGN_COLUMNS = {'key': 'key', 'title': 'title', 'cells': 'cells', 'not run h
 # %% ../nbs/09d_campaign.ipynb #cced6328
 def render_figures(fig_plans: dict, folder, which: str = 'best', image_index: int = 448, tsne_limit: int = 2000, bins: int = 30) -> dict:
     "Draw every figure from its finished runs into `folder` (PNG and PDF); figure key -> paths."
-    loaded = load_figure_models([p for ps in fig_plans.values() for p in ps], which)
+    loaded = load_figure_models([p for k, ps in fig_plans.items() if k != 'figS3_vit' for p in ps], which)
     x, y = loaded.data.test_x, loaded.data.test_y
     logits = {label: logits_of(m, x) for label, m in loaded.models.items()}
     feats = {k: pooled_features(loaded.models[k], x[:tsne_limit]) for k in
              ['Teacher (vanilla)'] + [f'{m}{o}' for m in ('KD', 'KD+CTKD', 'DKD', 'MLKD') for o in ('', '+Ours')]}
     figs = dict(fig2=figure_2(), fig3=figure_3(logits, y, image_index)[0], fig4=figure_4(feats, y[:tsne_limit]),
                 fig5=figure_5(logits, loaded.models, bins), figS1=figure_s1(logits, y)[0], figS2=figure_s2(logits, bins),
-                figS3=figure_s3({k: loaded.histories[k] for k in ('KD', 'KD+Ours')}))
+                figS3=figure_s3({k: loaded.histories[k] for k in ('KD', 'KD+Ours')}),
+                figS3_vit=figure_s3_vit_runs(fig_plans['figS3_vit']))  # the ViT students: their own runs
     paths = {k: save_figure(f, folder, k) for k, f in figs.items()}
     plt.close('all')
     return paths

@@ -6,7 +6,7 @@
 __all__ = ['PAPER_DIFF_STATS', 'VMAX', 'PANELS', 'load_figure_models', 'pooled_features', 'save_figure', 'figure_2',
            'class_mean_logits', 'logit_difference', 'difference_row', 'figure_3', 'figure_s1',
            'difference_stats_markdown', 'tsne_2d', 'figure_4', 'logit_moments', 'plot_moments', 'figure_5', 'figure_s2',
-           'figure_s3', 'figure_s3_vit']
+           'figure_s3', 'figure_s3_vit', 'figure_s3_vit_runs']
 
 # %% ../nbs/09b_figures.ipynb #5481d1d7
 import math
@@ -23,8 +23,8 @@ from .zscore import zscore
 from .proofs import TOY_CLASSES, toy_case
 from .models import count_params
 from .checkpoints import load_teacher
-from .runs import RunDir
-from .paper import TEACHER_ROW
+from .rundir import RunDir
+from .paper import TEACHER_ROW, VIT_STUDENTS, table_cells
 from .analysis import load_run, in_batches
 from .explore import plot_logit_bars, TEACHER_COLOR, STUDENT_COLOR
 
@@ -202,3 +202,10 @@ def figure_s3_vit(histories: dict, reference: dict):
         if label in reference: ax.axhline(reference[label], color=color, ls='--', lw=1, label=f'{label} LG, final (Table S4)')
     ax.set_xlabel('epoch'); ax.set_ylabel('test top-1 (%)'); ax.legend(fontsize=8); fig.tight_layout()
     return fig
+
+# %% ../nbs/09b_figures.ipynb #32a93a42
+def figure_s3_vit_runs(plans: list):
+    "Fig. S3 (right) from the runs of its plans (each with `.cell.student` and `.config`), LG's Table S4 accuracy dashed."
+    names = {v: k for k, v in VIT_STUDENTS.items()}  # zoo name -> the paper's
+    lg = {names[c.student]: c.paper['top1'] for c in table_cells('supp_T4') if c.row.startswith('LG') and c.student in names}
+    return figure_s3_vit({names[p.cell.student]: RunDir(p.config).history() for p in plans}, lg)
