@@ -66,7 +66,8 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     assert (ck is None and not done) or ck['epoch'] == len(done)
 
 def test_missing_cifar_fails_before_any_work(tmp_path):
-    c = resolve_config(method='kd', dataset='cifar100', data_root=str(tmp_path / 'nodata'), out_dir=str(tmp_path / 'runs'),
+    c = resolve_config(method='kd', dataset='cifar100', data_root=str(tmp_path / 'nodata'),
+                       out_dir=str(tmp_path / 'runs'),
                        teacher='resnet32x4', student='resnet8x4', device='cpu')
     with pytest.raises(FileNotFoundError, match='cifar-100-python'): fit(c, progress=False)
     assert not (tmp_path / 'runs').exists()

@@ -46,21 +46,29 @@ def _default(value):
 
 def build_parser(path=TRAIN_NB) -> argparse.ArgumentParser:
     "argparse with one `--name` per parameter of `10_train`, its comment and default as help."
-    ap = argparse.ArgumentParser(prog='python -m zscore_kd', description='Train one distillation run (the parameters of '
+    ap = argparse.ArgumentParser(prog='python -m zscore_kd',
+                                 description='Train one distillation run (the parameters of '
                                  'nbs/10_train.ipynb). Values are Python or JSON literals; other text is a string.')
     for name, (default, help) in train_parameters(path).items():
-        ap.add_argument(f'--{name}', type=parse_value, default=_default(default), metavar='VALUE', help=f'{help} (default: {default!r})')
+        ap.add_argument(f'--{name}', type=parse_value, default=_default(default), metavar='VALUE',
+                        help=f'{help} (default: {default!r})')
     return ap
 
 # %% ../nbs/07a_cli.ipynb #3894ae3d
 TRAIN_RULES = dict(  # what each parameter of 10_train may be
     method=text(), logit_stand=one_of(True, False, *LOGIT_STAND_MODES), teacher=text(none=True), student=text(),
-    base_temp=number(gt=0, none=True), kd_weight=number(gt=0, none=True), ce_weight=number(gt=0, none=True), method_args=mapping(), student_args=mapping(),
-    dataset=text(), data_root=text(), data_args=mapping(none=True), epochs=integer(1, none=True), teacher_epochs=integer(1, none=True),
-    batch_size=integer(1, none=True), lr=number(gt=0, none=True), lr_decay_epochs=sequence(integer(1), none=True), lr_decay_rate=number(gt=0),
-    momentum=number(ge=0), weight_decay=number(ge=0, none=True), seed=integer(0), deterministic=flag(), device=text(), speed=one_of('exact', 'fast'),
-    precision=one_of(None, 'fp32', 'bf16'), channels_last=flag(none=True), compile=flag(none=True), cuda_graphs=flag(none=True),
-    teacher_cache=flag(none=True), teacher_root=text(), out_dir=text(), preset=one_of(None, 'paper'), force_reuse=flag(), sync_bn=flag(), gpus=integer(0))
+    base_temp=number(gt=0, none=True), kd_weight=number(gt=0, none=True), ce_weight=number(gt=0, none=True),
+                   method_args=mapping(), student_args=mapping(),
+    dataset=text(), data_root=text(), data_args=mapping(none=True), epochs=integer(1, none=True),
+                   teacher_epochs=integer(1, none=True),
+    batch_size=integer(1, none=True), lr=number(gt=0, none=True), lr_decay_epochs=sequence(integer(1), none=True),
+                   lr_decay_rate=number(gt=0),
+    momentum=number(ge=0), weight_decay=number(ge=0, none=True), seed=integer(0), deterministic=flag(), device=text(),
+                   speed=one_of('exact', 'fast'),
+    precision=one_of(None, 'fp32', 'bf16'), channels_last=flag(none=True), compile=flag(none=True),
+                   cuda_graphs=flag(none=True),
+    teacher_cache=flag(none=True), teacher_root=text(), out_dir=text(), preset=one_of(None, 'paper'),
+                   force_reuse=flag(), sync_bn=flag(), gpus=integer(0))
 
 def config_from_params(**params):
     "The resolved `RunConfig` of `10_train`'s parameters (quick CPU-sized defaults on the synthetic data)."
@@ -74,9 +82,12 @@ def config_from_params(**params):
 # %% ../nbs/07a_cli.ipynb #5fc1960f
 def torchrun_command(params: dict, gpus: int, torchrun_args=()) -> list:
     "The torchrun command that trains `params` (10_train's parameters) on `gpus` processes per machine."
-    args = [a for k, v in params.items() if k != 'gpus' for a in (f'--{k}', json.dumps(v) if not isinstance(v, str) else v)]
-    launch = list(torchrun_args) or ['--standalone']  # one machine: a free local port; several: the rendezvous options given
-    return [sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={gpus}', *launch, '-m', 'zscore_kd', *args]
+    args = [a for k, v in params.items() if k != 'gpus'
+            for a in (f'--{k}', json.dumps(v) if not isinstance(v, str) else v)]
+    # one machine: a free local port; several: the rendezvous options given
+    launch = list(torchrun_args) or ['--standalone']
+    return [sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={gpus}', *launch, '-m', 'zscore_kd',
+            *args]
 
 def train_with_torchrun(params: dict, torchrun_args=(), quiet: bool = False) -> dict:
     "Train `params` under torchrun on `params['gpus']` processes, echoing its output as it comes; returns result.json."
@@ -87,14 +98,17 @@ def train_with_torchrun(params: dict, torchrun_args=(), quiet: bool = False) -> 
     for line in proc.stdout:
         tail = (tail + [line])[-20:]
         if not quiet: print(line, end='', flush=True)
-    if proc.wait(): raise RuntimeError(f"torchrun exited with status {proc.returncode}; its last lines: {''.join(tail).strip()[-1500:]}")
+    if proc.wait():
+        raise RuntimeError(f"torchrun exited with status {proc.returncode}; its last lines: "
+                           f"{''.join(tail).strip()[-1500:]}")
     return RunDir(config).result()
 
 def main(argv=None):
     "Train one run from command-line arguments; under torchrun, one rank of it. Rank 0 prints the result."
     params = vars(build_parser().parse_args(argv))
     check_parameters(params, **TRAIN_RULES)
-    d, show = torchrun_env(), lambda r: print(json.dumps({k: r.get(k) for k in ('run_dir', 'final', 'best', 'world_size')}))
+    d = torchrun_env()
+    show = lambda r: print(json.dumps({k: r.get(k) for k in ('run_dir', 'final', 'best', 'world_size')}))
     if params['gpus'] and not d.enabled: show(train_with_torchrun(params)); return 0
     try:
         result = fit(config_from_params(**params), progress=d.main)
@@ -110,8 +124,9 @@ def config_params(config) -> dict:
     return {**p, 'gpus': config.world_size if config.world_size > 1 else 0}
 
 def torchrun_job(params: dict, nodes: int = 1, port: int = 29400) -> dict:
-    "In a submitit job (one task per node): this node's torchrun of the run `params`; several nodes meet on the first host."
+    "In a submitit job (one task per node): this node's torchrun of the run `params`; nodes meet on the first host."
     import submitit
     env = submitit.JobEnvironment()
-    rdzv = [f'--nnodes={nodes}', '--rdzv_backend=c10d', f'--rdzv_endpoint={env.hostnames[0]}:{port}', f'--rdzv_id={env.job_id}']
+    rdzv = [f'--nnodes={nodes}', '--rdzv_backend=c10d', f'--rdzv_endpoint={env.hostnames[0]}:{port}',
+            f'--rdzv_id={env.job_id}']
     return train_with_torchrun(params, rdzv if nodes > 1 else (), quiet=True)

@@ -23,7 +23,8 @@ def _check_pair(student: Tensor, teacher: Tensor):
     if student.shape != teacher.shape:
         raise ValueError('student and teacher logits must have the same shape, got '
                          f'{tuple(student.shape)} and {tuple(teacher.shape)}.')
-    if student.dim() != 2: raise ValueError(f'logits must be a (batch, classes) matrix, got shape {tuple(student.shape)}.')
+    if student.dim() != 2:
+        raise ValueError(f'logits must be a (batch, classes) matrix, got shape {tuple(student.shape)}.')
 
 # %% ../nbs/02_losses.ipynb #e410c6ab
 def _check_target(target: Tensor, logits: Tensor):
@@ -215,11 +216,13 @@ import bisect
 def takd_loss(logits_student: Tensor, logits_teacher: Tensor,
               tau,  # temperature T > 0
               logit_stand=False,  # bool, or a mode name as in kd_loss
-              *, kl_reduction: str = 'batchmean',  # 'batchmean' (mdistiller) | 'elementwise' (TAKD's nn.KLDivLoss(): ÷ B·K)
+              # 'batchmean' (mdistiller) | 'elementwise' (TAKD's nn.KLDivLoss(): ÷ B·K)
+              *, kl_reduction: str = 'batchmean',
               ddof: int = 1) -> Tensor:
     "TAKD's distillation term T²·KL(teacher ‖ student), averaged over the batch or over all B·K elements."
     if kl_reduction not in ('batchmean', 'elementwise'):
-        raise ValueError(f"kl_reduction must be 'batchmean' (mdistiller) or 'elementwise' (TAKD's code), got {kl_reduction!r}.")
+        raise ValueError("kl_reduction must be 'batchmean' (mdistiller) or 'elementwise' (TAKD's code), got "
+                         f"{kl_reduction!r}.")
     kd = kd_loss(logits_student, logits_teacher, tau, logit_stand, ddof=ddof)
     return kd / logits_student.shape[1] if kl_reduction == 'elementwise' else kd
 
@@ -250,7 +253,8 @@ def atkd_loss(logits_student: Tensor, logits_teacher: Tensor,
 def atkd_alpha(epoch: int,  # 1-based epoch
                milestones=ATKD_ALPHA_MILESTONES, alphas=ATKD_ALPHAS) -> float:
     "α(epoch): the KD weight of ATKD's schedule (1 − α weighs the CE on the normalised student logits)."
-    if len(alphas) != len(milestones) + 1: raise ValueError(f'alphas needs one value more than milestones, got {alphas!r} and {milestones!r}.')
+    if len(alphas) != len(milestones) + 1:
+        raise ValueError(f'alphas needs one value more than milestones, got {alphas!r} and {milestones!r}.')
     return float(alphas[bisect.bisect_left(list(milestones), epoch)])
 
 # %% ../nbs/02_losses.ipynb #187d4520
@@ -260,7 +264,8 @@ def _pt_epsilon(epsilon, K: int, ref: Tensor) -> Tensor:
     e = e.reshape(1, 1) if e.dim() == 0 else e[:, None] if e.dim() == 1 else e
     if e.dim() != 2 or e.shape[0] == 0 or e.shape[1] not in (1, K):
         raise ValueError(f'epsilon must be a float, M floats or an (M, {K}) array, got shape {tuple(e.shape)}.')
-    if values_checkable(e) and not torch.isfinite(e).all(): raise ValueError(f'epsilon must be finite, got {epsilon!r}.')
+    if values_checkable(e) and not torch.isfinite(e).all():
+        raise ValueError(f'epsilon must be finite, got {epsilon!r}.')
     return e.expand(-1, K)
 
 def pt_loss(logits_student: Tensor, logits_teacher: Tensor,
@@ -294,7 +299,7 @@ def pt_proxy_teacher(p: Tensor,  # (B, K) teacher probabilities
     return p / (hi - ep)
 
 def pt_select_epsilon(teacher_logits: Tensor, target: Tensor, tau: float, grid=(0.0, 0.25, 0.5, 1.0, 2.0)) -> float:
-    "The ε of `grid` whose proxy teacher lies closest (mean squared distance) to the one-hot labels of held-out samples."
+    "The ε of `grid` whose proxy teacher lies closest (mean squared distance) to held-out samples' one-hot labels."
     _check_target(target, teacher_logits)
     p, onehot = F.softmax(teacher_logits.double() / tau, 1), F.one_hot(target.long(), teacher_logits.shape[1]).double()
     dist = [float(((pt_proxy_teacher(p, e) - onehot) ** 2).sum(1).mean()) for e in grid]
