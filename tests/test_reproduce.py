@@ -35,7 +35,7 @@ def test_table_files_have_ours_and_the_paper(runs):
 
 def test_every_figure_as_png_and_pdf(runs):
     files = sorted(p.name for p in (runs / 'figures' / 'toy').iterdir())
-    assert files == sorted(f'{k}.{e}' for k in ('fig2', 'fig3', 'fig4', 'fig5', 'figS1', 'figS2', 'figS3')
+    assert files == sorted(f'{k}.{e}' for k in ('fig2', 'fig3', 'fig4', 'fig5', 'figS1', 'figS2', 'figS3', 'figS3_vit')
                            for e in ('png', 'pdf'))
     assert all((runs / 'figures' / 'toy' / f).stat().st_size > 1000 for f in files)
 

@@ -58,17 +58,19 @@ def build_parser(path=TRAIN_NB) -> argparse.ArgumentParser:
 TRAIN_RULES = dict(  # what each parameter of 10_train may be
     method=text(), logit_stand=one_of(True, False, *LOGIT_STAND_MODES), teacher=text(none=True), student=text(),
     base_temp=number(gt=0, none=True), kd_weight=number(gt=0, none=True), ce_weight=number(gt=0, none=True),
-                   method_args=mapping(), student_args=mapping(),
+    method_args=mapping(), student_args=mapping(),
     dataset=text(), data_root=text(), data_args=mapping(none=True), epochs=integer(1, none=True),
-                   teacher_epochs=integer(1, none=True),
+    teacher_epochs=integer(1, none=True),
     batch_size=integer(1, none=True), lr=number(gt=0, none=True), lr_decay_epochs=sequence(integer(1), none=True),
-                   lr_decay_rate=number(gt=0),
-    momentum=number(ge=0), weight_decay=number(ge=0, none=True), seed=integer(0), deterministic=flag(), device=text(),
-                   speed=one_of('exact', 'fast'),
+    lr_decay_rate=number(gt=0),
+    momentum=number(ge=0), weight_decay=number(ge=0, none=True), optimizer=one_of(None, 'sgd', 'adamw'),
+    warmup_epochs=integer(0, none=True), min_lr=number(ge=0, none=True), teacher_checkpoint=text(none=True),
+    teacher_bn_train=one_of(None, True, False), seed=integer(0), deterministic=flag(), device=text(),
+    speed=one_of('exact', 'fast'),
     precision=one_of(None, 'fp32', 'bf16'), channels_last=flag(none=True), compile=flag(none=True),
-                   cuda_graphs=flag(none=True),
+    cuda_graphs=flag(none=True),
     teacher_cache=flag(none=True), teacher_root=text(), out_dir=text(), preset=one_of(None, 'paper'),
-                   force_reuse=flag(), sync_bn=flag(), gpus=integer(0))
+    force_reuse=flag(), sync_bn=flag(), gpus=integer(0))
 
 def config_from_params(**params):
     "The resolved `RunConfig` of `10_train`'s parameters (quick CPU-sized defaults on the synthetic data)."

@@ -6,7 +6,7 @@
 __all__ = ['PAPER_DIFF_STATS', 'VMAX', 'PANELS', 'load_figure_models', 'pooled_features', 'save_figure', 'figure_2',
            'class_mean_logits', 'logit_difference', 'difference_row', 'figure_3', 'figure_s1',
            'difference_stats_markdown', 'tsne_2d', 'figure_4', 'logit_moments', 'plot_moments', 'figure_5', 'figure_s2',
-           'figure_s3']
+           'figure_s3', 'figure_s3_vit']
 
 # %% ../nbs/09b_figures.ipynb #5481d1d7
 import math
@@ -191,4 +191,14 @@ def figure_s3(histories: dict):
         axs[0].plot(ep, [r['test_top1'] for r in h], marker=mark, label=label); axs[1].plot(ep, [r['test_loss'] for r in h], marker=mark, label=label)
     for ax, name in zip(axs, ('test top-1 (%)', 'test loss (CE)')): ax.set_xlabel('epoch'); ax.set_ylabel(name); ax.legend(fontsize=8)
     fig.tight_layout()
+    return fig
+
+# %% ../nbs/09b_figures.ipynb #1de8c7ea
+def figure_s3_vit(histories: dict, reference: dict):
+    "Fig. S3 (right): test top-1 per epoch of each ViT student (label -> metrics.jsonl), the paper's LG final accuracy dashed."
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for (label, h), color in zip(histories.items(), plt.rcParams['axes.prop_cycle'].by_key()['color']):
+        ax.plot([r['epoch'] for r in h], [r['test_top1'] for r in h], color=color, marker='o' if len(h) < 10 else None, label=f'{label} KD+Ours')
+        if label in reference: ax.axhline(reference[label], color=color, ls='--', lw=1, label=f'{label} LG, final (Table S4)')
+    ax.set_xlabel('epoch'); ax.set_ylabel('test top-1 (%)'); ax.legend(fontsize=8); fig.tight_layout()
     return fig

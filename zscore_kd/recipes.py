@@ -44,6 +44,8 @@ def _as_fields(row: dict) -> dict:
     f['method_args'].update(parse_args(row.get('method_args') or ''))
     f['student_args'] = parse_args(row.get('student_args') or '') or None
     if row['method'] == 'ctkd' and 't_start' in f['method_args']: f['base_temp'] = None  # CTKD: bounds come from t_start/t_end
+    if row.get('optimizer'):  # the ViT recipe family: AdamW and its own batch, decay, warm-up and floor
+        f.update(optimizer=row['optimizer'], **{k: parse_number(row[k]) for k in ('batch_size', 'weight_decay', 'warmup_epochs', 'min_lr')})
     return {k: v for k, v in f.items() if v is not None}
 
 def paper_recipe(config) -> dict:

@@ -16,6 +16,8 @@ import torch
 from .zscore import stand_mode
 from .files import FolderLock, atomic_write, file_fingerprint, remove_temp_files, same_file, home_path
 from .models import get_model, list_models
+import zscore_kd.models.vit  # files the ViT students (family 'vit') in the zoo
+from .optim import FAMILIES, RECIPE_DEFAULTS
 from .methods import METHODS, get_method, check_method
 from .recipes import paper_recipe, default_lr
 from .data import make_synthetic, check_synthetic_args, NUM_VIEWS
@@ -40,13 +42,18 @@ class RunConfig:
     dataset: str = 'synthetic'          # synthetic (embedded, no download) | cifar100 | imagenet (an ImageFolder tree)
     data_root: str = 'data'             # folder holding (or receiving) cifar-100-python/; ImageNet: holding train/ and val/
     data_args: dict = field(default_factory=dict)  # knobs of the synthetic dataset (04a_images) or of ImageNet (04e: crop_size, loader, workers)
-    epochs: int = None                  # None: 240 (MLKD recipes: 480); ImageNet 100
-    batch_size: int = None              # the global batch (None: 64; ImageNet 512); under torchrun each of N processes takes 1/N
-    lr: float = None                    # None: 0.05; 0.01 for MobileNetV2/ShuffleV1/ShuffleV2; MLKD 0.025; ImageNet 0.2
+    epochs: int = None                  # None: the recipe family's (sgd 240, MLKD recipes 480, ImageNet 100; adamw 300)
+    batch_size: int = None              # the global batch (None: sgd 64, ImageNet 512; adamw 128); under torchrun each of N processes takes 1/N
+    lr: float = None                    # None: 0.05; 0.01 for MobileNetV2/ShuffleV1/ShuffleV2; MLKD 0.025; ImageNet 0.2; adamw 5e-4
     lr_decay_epochs: tuple = None       # lr × rate after these epochs; None: 150/180/210 scaled to `epochs` (ImageNet 30/60/90)
     lr_decay_rate: float = 0.1
     momentum: float = 0.9
-    weight_decay: float = None          # None: 5e-4; ImageNet 1e-4
+    weight_decay: float = None          # None: sgd 5e-4, ImageNet 1e-4; adamw 0.05 (not on 1-D parameters and tokens)
+    optimizer: str = None               # recipe family: sgd (mdistiller) | adamw (the ViT recipe); None: adamw for ViT students
+    warmup_epochs: int = None           # adamw: linear warm-up epochs from 0.001 × lr (None: 20 of 300, scaled to epochs)
+    min_lr: float = None                # adamw: the cosine's floor (None: 5e-6)
+    teacher_checkpoint: str = None      # a pycls (model_state) or mdistiller (model) ResNet-56 file, instead of the archive
+    teacher_bn_train: bool = None       # teacher BatchNorm in training mode while distilling; None: True for ViT students
     teacher_epochs: int = None          # synthetic data: epochs of the teacher trained on the fly (None: epochs)
     teacher_root: str = 'data/teachers' # the cifar_teachers archive: <root>/<name>_vanilla/ckpt_epoch_240.pth (ImageNet: torchvision's cache)
     seed: int = 0
@@ -103,6 +110,8 @@ def _check_numbers(c):
         v = getattr(c, name); _need(v is None or (isinstance(v, (int, float)) and math.isfinite(v) and v > 0), f'{name} must be a finite number > 0, got {v!r}.')
     _need(0 < c.lr_decay_rate <= 1, f'lr_decay_rate must lie in (0, 1], got {c.lr_decay_rate!r}.')
     _need(0 <= c.momentum < 1 and c.weight_decay >= 0, f'momentum must lie in [0, 1) and weight_decay be >= 0, got {c.momentum!r} and {c.weight_decay!r}.')
+    _need(c.warmup_epochs is None or (isinstance(c.warmup_epochs, int) and c.warmup_epochs >= 0), f'warmup_epochs must be an integer >= 0, got {c.warmup_epochs!r}.')
+    _need(c.min_lr is None or (isinstance(c.min_lr, (int, float)) and 0 <= c.min_lr < math.inf), f'min_lr must be a finite number >= 0, got {c.min_lr!r}.')
 
 def _check_data_args(c):
     "Synthetic knobs must be make_synthetic's, ImageNet's load_imagefolder's; CIFAR-100 has none."
@@ -115,6 +124,30 @@ def _check_data_args(c):
     unknown = sorted(set(c.data_args) - set(inspect.signature(make_synthetic).parameters))
     _need(not unknown, f"Unknown synthetic data knob(s) {', '.join(unknown)}; see zscore_kd.data.make_synthetic for the valid ones.")
     check_synthetic_args(**c.data_args)
+
+_IMAGENET_SGD = dict(batch_size=512, weight_decay=1e-4, epochs=100, lr=0.2)  # mdistiller's ImageNet configs
+
+def _resolve_family(c):
+    "The recipe family (ViT students: adamw) and its defaults for fields left at None; the ViT students' teacher settings."
+    vit = c.student in list_models('vit')
+    c.optimizer = c.optimizer or ('adamw' if vit else 'sgd')
+    _need(c.optimizer in FAMILIES, f"optimizer must be one of {', '.join(FAMILIES)}, got {c.optimizer!r}.")
+    imagenet = c.dataset == 'imagenet' and c.optimizer == 'sgd'
+    for k, v in {**RECIPE_DEFAULTS[c.optimizer], **(_IMAGENET_SGD if imagenet else {})}.items():
+        if getattr(c, k) is None: setattr(c, k, v)
+    c.student_args = dict(c.student_args or {})
+    if c.student == 'deit_ti': c.student_args.setdefault('distill_token', METHODS[c.method].needs_teacher)  # as the reference
+    if vit and c.teacher and c.teacher_bn_train is None: c.teacher_bn_train = True  # the reference's teacher BN quirk
+    _need(not (c.teacher_cache and (vit or c.teacher_bn_train)), 'teacher_cache holds eval-mode logits of the 32-px views; ViT '
+          'students and teacher_bn_train need the teacher online: set teacher_cache=False.')
+
+def _check_teacher_file(c):
+    "A given teacher checkpoint must exist and be a ResNet-56."
+    if c.teacher_checkpoint is None: return
+    _need(c.teacher == 'resnet56', f"teacher_checkpoint holds a ResNet-56 (pycls or mdistiller); set teacher='resnet56', got {c.teacher!r}.")
+    c.teacher_checkpoint = str(Path(c.teacher_checkpoint).resolve())
+    _need(Path(c.teacher_checkpoint).is_file(), f'teacher_checkpoint {c.teacher_checkpoint} does not exist; give a pycls model.pyth '
+          'or an mdistiller ckpt_epoch_240.pth file.')
 
 def _check_distributed(c):
     "World size from torchrun (or as given), a batch that splits over it, and the features a multi-process run lacks."
@@ -135,7 +168,8 @@ def _check_models_args(c):
     "The student's constructor must take `student_args`; TAKD's assistant must be a zoo name."
     if c.student_args:
         try: get_model(c.student, **c.student_args)
-        except TypeError as e: raise ValueError(f'student_args {c.student_args} do not fit student {c.student}: {e}.') from None
+        except (TypeError, AssertionError, RuntimeError) as e:  # a ViT at a size its patches do not divide fails inside
+            raise ValueError(f'student_args {c.student_args} do not fit student {c.student}: {e}.') from None
     if c.method == 'takd' and c.method_args.get('assistant') is not None: _check_model(c.method_args['assistant'], "TAKD's assistant")
 
 # %% ../nbs/06a_runs.ipynb #dc2c0128
@@ -155,7 +189,8 @@ def speed_flags(c: RunConfig) -> dict:
                                        teacher_cache=False)
     cuda, steps = torch.device(c.device).type == 'cuda', c.epochs * math.ceil(train_images(c) / c.batch_size)
     one, crops = c.world_size == 1, c.dataset != 'imagenet'  # graphs and the cache: one process, device-resident crops
-    cache = METHODS[c.method].needs_teacher and c.epochs >= FAST_CACHE_EPOCHS and one and crops
+    online = c.teacher_bn_train or c.student in list_models('vit')  # the ViT students' teacher sees fresh 32-px views
+    cache = METHODS[c.method].needs_teacher and c.epochs >= FAST_CACHE_EPOCHS and one and crops and not online
     return dict(precision='bf16' if cuda else 'fp32', channels_last=cuda, compile=cuda and steps >= FAST_COMPILE_STEPS,
                 cuda_graphs=cuda and one and crops, teacher_cache=cache)
 
@@ -176,13 +211,13 @@ def resolve_config(config: RunConfig = None, *, check_device: bool = True, **par
     if METHODS[c.method].needs_teacher: _check_model(c.teacher, f'teacher (method {c.method} distils from one)', c.dataset)
     else: c.teacher = c.teacher_epochs = None  # meaningless without a teacher: keep them out of the hash
     if c.preset == 'paper': c = _apply_preset(c)
-    imagenet = c.dataset == 'imagenet'  # mdistiller's ImageNet configs: batch 512, wd 1e-4, 100 epochs, lr 0.2, ÷10 at 30/60/90
-    c.batch_size = (512 if imagenet else 64) if c.batch_size is None else c.batch_size
-    c.weight_decay = (1e-4 if imagenet else 5e-4) if c.weight_decay is None else c.weight_decay
+    _resolve_family(c); _check_teacher_file(c)
     _check_numbers(c)
-    c.epochs, c.lr = c.epochs or (100 if imagenet else 240), c.lr or (0.2 if imagenet else default_lr(c.method, c.student))
-    decay = (0.3, 0.6, 0.9) if imagenet else (0.625, 0.75, 0.875)
+    c.lr = c.lr or default_lr(c.method, c.student)
+    decay = (0.3, 0.6, 0.9) if c.dataset == 'imagenet' else (0.625, 0.75, 0.875)
     c.lr_decay_epochs = tuple(c.lr_decay_epochs) if c.lr_decay_epochs is not None else tuple(round(c.epochs * f) for f in decay)
+    if c.optimizer == 'adamw':  # the cosine schedule has no steps; its warm-up is the reference's 20 of 300 epochs, scaled
+        c.lr_decay_epochs, c.warmup_epochs = (), c.warmup_epochs if c.warmup_epochs is not None else round(c.epochs * 20 / 300)
     c.method_args, c.data_args, c.student_args = dict(c.method_args or {}), dict(c.data_args or {}), dict(c.student_args or {})
     _check_data_args(c); _check_models_args(c)
     c.out_dir, c.data_root, c.teacher_root = (str(home_path(p).resolve()) for p in (c.out_dir, c.data_root, c.teacher_root))
@@ -201,14 +236,14 @@ def build_method(c: RunConfig):
 
 # %% ../nbs/06a_runs.ipynb #f397ae94
 _NOT_HASHED = ('out_dir', 'data_root', 'teacher_root', 'preset', 'speed')
-_UNHASHED_DEFAULTS = {'sync_bn': False, 'world_size': 1}
+_HASHED_WHEN_SET = dict(student_args={}, optimizer='sgd', warmup_epochs=None, min_lr=None, teacher_checkpoint=None,
+                        teacher_bn_train=None, sync_bn=False, world_size=1)  # added later: hashed only when changed
 
 def config_hash(c: RunConfig) -> str:
     "12-hex-digit hash of the result-relevant fields of a resolved config."
-    d = {k: v for k, v in dataclasses.asdict(c).items() if k not in _NOT_HASHED and not (k == 'student_args' and not v)}
+    d = {k: v for k, v in dataclasses.asdict(c).items()
+         if k not in _NOT_HASHED and not (k in _HASHED_WHEN_SET and v == _HASHED_WHEN_SET[k])}
     d['device'] = torch.device(d['device']).type
-    for k, v in _UNHASHED_DEFAULTS.items():  # fields added later: at their default they keep earlier runs' hashes
-        if d[k] == v: del d[k]
     return hashlib.sha1(json.dumps(d, sort_keys=True, default=list).encode()).hexdigest()[:12]
 
 def write_json(path, obj):

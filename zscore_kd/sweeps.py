@@ -20,6 +20,7 @@ from types import SimpleNamespace
 import torch
 from .files import home_path
 from .methods import METHODS
+from .models import list_models
 from .recipes import paper_recipe
 from .paper import TABLES, FIGURES, FIG5_TEACHERS, Cell, table_cells, figure_cells, recipe_outside
 from .runs import QUICK, RunConfig, RunDir, resolve_config, registry, speed_flags, train_images
@@ -55,8 +56,10 @@ def _fields(c: Cell, seed: int, scale: str, dataset: str, common: dict, gpus: in
     if c.base_temp is not None: f.update(base_temp=c.base_temp, kd_weight=c.kd_weight)
     if scale == 'paper': f['preset'] = 'paper'
     else:
-        f.update({k: v for k, v in paper_recipe(SimpleNamespace(**f)).items() if k not in f and k not in ('epochs', 'lr_decay_epochs')})
-        f.update(teacher=f['teacher'] and _toy(f['teacher']), student=_toy(f['student']), epochs=s['epochs'])
+        f.update({k: v for k, v in paper_recipe(SimpleNamespace(**f)).items() if k not in f and k not in ('epochs', 'lr_decay_epochs', 'warmup_epochs')})
+        vit = f['student'] in list_models('vit')  # the ViT students stay, at 32 px instead of 224
+        f.update(teacher=f['teacher'] and _toy(f['teacher']), student=f['student'] if vit else _toy(f['student']), epochs=s['epochs'])
+        if vit: f['student_args'] = {**f.get('student_args', {}), 'img_size': 32}
         if 'assistant' in f.get('method_args', {}): f['method_args'] = {**f['method_args'], 'assistant': _toy(f['method_args']['assistant'])}
         if f['student'] != c.student: f.pop('student_args', None)  # the real student's constructor keywords
     if dataset == 'synthetic': f.update(teacher_epochs=s['teacher_epochs'], data_args=dict(s['data_args']))

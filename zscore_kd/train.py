@@ -5,7 +5,8 @@
 # %% auto #0
 __all__ = ['SHARED_FIELDS', 'ABOUT_TEACHER', 'lr_at', 'set_lr', 'autocast_for', 'seed_everything', 'evaluate', 'teacher_config',
            'assistant', 'archived', 'needs_teacher_run', 'assistant_config', 'teacher_logits_fn', 'get_teacher',
-           'TrainingDiverged', 'Learner', 'environment', 'EagerSteps', 'StepGraphs', 'group_key', 'fit', 'fit_group']
+           'TrainingDiverged', 'Learner', 'environment', 'EagerSteps', 'StepGraphs', 'input_pipeline', 'data_loaders',
+           'group_key', 'fit', 'fit_group']
 
 # %% ../nbs/07_train.ipynb #646a2c9c
 import collections, contextlib, dataclasses, hashlib, math, platform, subprocess, time, warnings
@@ -17,10 +18,14 @@ from .progress import progress_bar, report
 
 import zscore_kd
 from .files import checkout
-from .models import get_model
+from .models import get_model, list_models
+from .models.vit import load_resnet56_teacher, split_heads, vit_teacher_logits
 from .checkpoints import find_teacher, first_nonfinite, load_teacher, save_teacher, teacher_path
 from .models.imagenet import load_imagenet_teacher, teacher_file
 from .data import load_dataset, DeviceLoader
+from .vit_augment import ViTDeviceLoader
+from .methods import DistillationHead
+from .optim import make_optimizer, step_lr, warmup_cosine_lr
 from .imagefolder import ImageFolderData, FolderLoader
 from .distributed import Dist, torchrun_env, init_distributed, rank_device, local_batch, all_sum, broadcast_buffers, barrier, wrap_ddp
 from .cache import TeacherCache
@@ -28,8 +33,9 @@ from .runs import RunConfig, RunDir, resolve_config, build_method, build_model, 
 
 # %% ../nbs/07_train.ipynb #612240fc
 def lr_at(c: RunConfig, epoch: int) -> float:
-    "mdistiller's multi-step schedule: base lr × rate^(decay epochs passed), for a 1-based epoch."
-    return c.lr * c.lr_decay_rate ** sum(epoch > e for e in c.lr_decay_epochs)
+    "The learning rate of 1-based `epoch`: mdistiller's step decay (sgd) or the ViT recipe's warm-up + cosine (adamw)."
+    if c.optimizer == 'adamw': return warmup_cosine_lr(epoch, c.lr, c.epochs, c.warmup_epochs, c.min_lr)
+    return step_lr(epoch, c.lr, c.lr_decay_epochs, c.lr_decay_rate)
 
 def set_lr(opt, lr: float):
     "Set the learning rate in place (a device tensor under CUDA graphs, so no re-capture is needed)."
@@ -67,8 +73,10 @@ def evaluate(model, loader, autocast, dist: Dist = Dist()) -> dict:
 
 # %% ../nbs/07_train.ipynb #e68cedfe
 SHARED_FIELDS = ('dataset', 'data_root', 'data_args', 'seed', 'batch_size', 'teacher', 'teacher_epochs', 'teacher_root', 'device',
-                 'precision', 'channels_last', 'compile', 'cuda_graphs', 'teacher_cache', 'deterministic', 'out_dir')
-ABOUT_TEACHER = ('seed', 'teacher', 'teacher_epochs', 'teacher_root', 'teacher_cache')  # a student's, not its teacher run's
+                 'precision', 'channels_last', 'compile', 'cuda_graphs', 'teacher_cache', 'deterministic', 'out_dir',
+                 'teacher_checkpoint', 'teacher_bn_train')
+ABOUT_TEACHER = ('seed', 'teacher', 'teacher_epochs', 'teacher_root', 'teacher_cache', 'teacher_checkpoint',
+                 'teacher_bn_train')  # a student's, not its teacher run's
 
 def teacher_config(c: RunConfig) -> RunConfig:
     "The vanilla run that trains `c.teacher` (seed 0, shared by all students); on CIFAR-100 with the published vanilla recipe."
@@ -90,8 +98,9 @@ def archived(c: RunConfig) -> bool:
     return any(teacher_path(c.teacher, r).is_file() for r in (c.teacher_root, Path(c.teacher_root) / 'cifar_teachers'))
 
 def needs_teacher_run(c: RunConfig) -> bool:
-    "Whether `c`'s teacher is trained by a vanilla run: always on the synthetic data, on CIFAR-100 when the archive lacks it (ImageNet: never)."
-    return bool(c.teacher) and not assistant(c) and c.dataset != 'imagenet' and (c.dataset == 'synthetic' or not archived(c))
+    "Whether `c`'s teacher is trained by a vanilla run: always on the synthetic data, on CIFAR-100 when the archive lacks it."
+    return (bool(c.teacher) and not assistant(c) and not c.teacher_checkpoint and c.dataset != 'imagenet'  # ImageNet: never
+            and (c.dataset == 'synthetic' or not archived(c)))
 
 def assistant_config(c: RunConfig) -> RunConfig:
     "TAKD's first stage: the assistant distilled from `c.teacher` with `c`'s KD settings (seed 0, shared by every seed)."
@@ -110,7 +119,9 @@ def teacher_logits_fn(teacher, c: RunConfig, train_x, views: int, progress: bool
     if teacher is None: return lambda batch: None
     autocast, forward = autocast_for(c), (torch.compile(teacher) if c.compile else teacher)
     def online(batch, keys=('x', 'x_strong')[:views]):
-        with torch.no_grad(), autocast(): return [forward(batch[k]) for k in keys]
+        with torch.no_grad(), autocast():
+            if c.teacher_bn_train is None: return [forward(batch[k]) for k in keys]
+            return [vit_teacher_logits(forward, batch[k], c.teacher_bn_train) for k in keys]  # 32-px view, BN mode as set
     if not c.teacher_cache: return online
     cache = TeacherCache.load_or_build(teacher, train_x, Path(c.out_dir) / 'teacher_cache', c.precision,
                                        autocast=autocast, channels_last=c.channels_last, progress=progress)
@@ -128,8 +139,9 @@ def _assistant_teacher(c: RunConfig, num_classes: int, progress: bool):
     return load_teacher(ac.student, root, num_classes=num_classes), root
 
 def get_teacher(c: RunConfig, num_classes: int, progress: bool, dist: Dist = Dist()):
-    "The frozen teacher of `c` (eval mode) and its root: the archive, a cached vanilla run, TAKD's assistant or torchvision's cache."
+    "The frozen teacher of `c` (eval mode) and its root: a given file, the archive, a cached vanilla run, TAKD's assistant or torchvision's cache."
     if assistant(c): return _assistant_teacher(c, num_classes, progress)
+    if c.teacher_checkpoint: return load_resnet56_teacher(c.teacher_checkpoint, num_classes), Path(c.teacher_checkpoint).parent
     if c.dataset == 'imagenet':  # rank 0 first: it downloads a missing file once, then the others read it
         teacher = load_imagenet_teacher(c.teacher, num_classes) if dist.main else None
         barrier(dist)
@@ -158,10 +170,11 @@ class Learner:
         torch.manual_seed(c.seed)  # the same initial weights whether trained alone or in a group
         self.model = build_model(c, num_classes).to(dev, memory_format=torch.channels_last if c.channels_last else torch.preserve_format)
         ddp = wrap_ddp(self.model, dist, c.sync_bn)  # the views in one call; under torchrun inside DDP (SyncBN if asked)
-        self.method = build_method(c).to(dev)
-        graphs = c.cuda_graphs and dev.type == 'cuda'  # fused SGD with a device-tensor lr is capturable
-        self.opt = torch.optim.SGD(list(self.model.parameters()) + self.method.extra_parameters(), momentum=c.momentum,
-                                   lr=torch.tensor(c.lr, device=dev) if graphs else c.lr, weight_decay=c.weight_decay, fused=graphs or None)
+        method = build_method(c)  # a two-head student (DeiT's distillation token) gets its KD on the second head
+        self.method = (DistillationHead(method) if getattr(self.model, 'distilled_training', False) else method).to(dev)
+        graphs = c.cuda_graphs and dev.type == 'cuda'  # fused SGD/AdamW with a device-tensor lr is capturable
+        self.opt = make_optimizer(c.optimizer, self.model, self.method.extra_parameters(), lr=c.lr, weight_decay=c.weight_decay,
+                                  momentum=c.momentum, lr_tensor_on=dev if graphs else None)
         self.forward = torch.compile(ddp, mode='max-autotune-no-cudagraphs') if c.compile else ddp
         self.autocast, self.sums = autocast_for(c), torch.zeros(4, device=dev)  # loss × n, correct, non-finite, n
         self.epoch, self.best, self.history = 0, None, []
@@ -188,7 +201,8 @@ class Learner:
         self.opt.step()
         with torch.no_grad():
             loss = loss.detach().float()
-            self.sums += torch.stack([loss * len(y), (logits[0].argmax(1) == y).sum().float(), (~loss.isfinite()).float(), torch.full_like(loss, len(y))])
+            hits = (split_heads(logits[0])[0].argmax(1) == y).sum().float()  # the class head of a two-head student
+            self.sums += torch.stack([loss * len(y), hits, (~loss.isfinite()).float(), torch.full_like(loss, len(y))])
 
     def begin_epoch(self, epoch: int):
         "Set the epoch's learning rate and the method's epoch; zero the device-side sums."
@@ -296,13 +310,29 @@ class StepGraphs(EagerSteps):
         for L in active: main.wait_stream(self.streams[id(L)])
 
 # %% ../nbs/07_train.ipynb #6fa75e01
+def input_pipeline(c: RunConfig) -> tuple:
+    "The views a run's student sees: ('vit', side) for the ViT recipe's upscaled views, else ('cifar', 32)."
+    return ('vit', c.student_args.get('img_size', 224)) if c.student in list_models('vit') else ('cifar', 32)
+
+def data_loaders(c: RunConfig, data, views: int, dist: Dist = Dist()) -> tuple:
+    "This rank's train and test loaders: CIFAR crops (and MLKD's strong view) or the ViT views on the device, or an ImageFolder."
+    kw = dict(device=c.device, channels_last=c.channels_last, rank=dist.rank, world=dist.world)
+    b, (kind, side) = local_batch(c.batch_size, dist), input_pipeline(c)  # the global batch split over the ranks, lr unchanged
+    if isinstance(data, ImageFolderData):  # test batch 128: mdistiller's ImageNet TEST.BATCH_SIZE
+        return FolderLoader(data, True, b, seed=c.seed, strong=views == 2, **kw), FolderLoader(data, False, 128, **kw)
+    if kind == 'vit': return (ViTDeviceLoader(data.train_x, data.train_y, b, seed=c.seed, img_size=side, compile=c.compile, **kw),
+                              ViTDeviceLoader(data.test_x, data.test_y, 200, shuffle=False, drop_last=False, augment=False, img_size=side, **kw))
+    return (DeviceLoader(data.train_x, data.train_y, b, seed=c.seed, strong=views == 2, **kw),
+            DeviceLoader(data.test_x, data.test_y, 500, shuffle=False, augment=False, **kw))
+
 def group_key(c: RunConfig) -> tuple:
     "Runs with equal keys can be trained together by `fit_group` (same data stream, teacher and settings)."
-    return tuple(repr(getattr(c, k)) for k in SHARED_FIELDS) + (build_method(c).views, assistant(c))
+    return tuple(repr(getattr(c, k)) for k in SHARED_FIELDS) + (build_method(c).views, assistant(c), input_pipeline(c))
 
 def _check_group(cs: list):
     keys = [group_key(c) for c in cs]
-    differ = [k for i, k in enumerate(SHARED_FIELDS + ('views (MLKD trains on two)', "TAKD's assistant")) if len({key[i] for key in keys}) > 1]
+    labels = SHARED_FIELDS + ('views (MLKD trains on two)', "TAKD's assistant", 'input pipeline (ViT students see upscaled views)')
+    differ = [k for i, k in enumerate(labels) if len({key[i] for key in keys}) > 1]
     if differ: raise ValueError(f"Runs trained together must share {', '.join(differ)}; split them into separate groups.")
 
 def fit(config: RunConfig = None, progress: bool = True, force_reuse: bool = False, **params) -> dict:
@@ -326,15 +356,6 @@ def _fit_resolved(cs: list, progress: bool, force_reuse: bool = False) -> list:
     return [r.result() for r in runs]
 
 # %% ../nbs/07_train.ipynb #032f660c
-def _loaders(data, c: RunConfig, views: int, dist: Dist):
-    "This rank's train and test loaders: device-resident images (CIFAR, synthetic), or an ImageFolder read from disk."
-    kw = dict(device=c.device, channels_last=c.channels_last, rank=dist.rank, world=dist.world)
-    b = local_batch(c.batch_size, dist)  # the global batch split over the ranks, lr unchanged
-    if isinstance(data, ImageFolderData):  # test batch 128: mdistiller's ImageNet TEST.BATCH_SIZE
-        return FolderLoader(data, True, b, seed=c.seed, strong=views == 2, **kw), FolderLoader(data, False, 128, **kw)
-    return (DeviceLoader(data.train_x, data.train_y, b, seed=c.seed, strong=views == 2, **kw),
-            DeviceLoader(data.test_x, data.test_y, 500, shuffle=False, augment=False, **kw))
-
 def _train(cs: list, progress: bool):
     dist = init_distributed(cs[0].device)  # under torchrun: join the group; each rank on its own GPU
     if cs[0].world_size != dist.world:
@@ -349,7 +370,7 @@ def _train(cs: list, progress: bool):
     learners = [Learner(c, data.num_classes, teacher_info, dist) for c in cs]
     for L in learners if dist.main else []: L.run.record_inputs(input_files(L.c, _teacher_file(L.c)))
     views = learners[0].method.views
-    loader, test = _loaders(data, c0, views, dist)
+    loader, test = data_loaders(c0, data, views, dist)
     if teacher is not None: teacher = teacher.to(c0.device, memory_format=torch.channels_last if c0.channels_last else torch.preserve_format)
     teacher_fn = teacher_logits_fn(teacher, c0, getattr(data, 'train_x', None), views, progress)
     steps = (StepGraphs if c0.cuda_graphs and torch.device(c0.device).type == 'cuda' else EagerSteps)(learners, teacher_fn)

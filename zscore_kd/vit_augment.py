@@ -240,14 +240,17 @@ class ViTDeviceLoader(DeviceLoader):
                  drop_last=True,      # the reference's training loader drops the last partial batch
                  seed=0, augment=True, device=None, channels_last=False, dtype=torch.float32,
                  img_size: int = 224,  # side of the views in pixels
-                 compile: bool = False): # torch.compile the view-making (GPU: fuses the per-pixel work)
-        super().__init__(images, labels, batch_size, shuffle, drop_last, seed, False, augment, device, channels_last, dtype)
+                 compile: bool = False,  # torch.compile the view-making (GPU: fuses the per-pixel work)
+                 rank=0, world=1):       # this process's share of a distributed run (torchrun)
+        super().__init__(images, labels, batch_size, shuffle, drop_last, seed, False, augment, device, channels_last, dtype,
+                         rank, world)
         self.img_size, self.views = img_size, torch.compile(vit_views, dynamic=False) if compile else vit_views
 
     def epoch(self, epoch):
         "Yield `epoch`'s batches as dicts with 'x' (views), 'y' and 'index'."
-        g, n = self.generator(epoch), len(self.labels)
+        g, n, mine = self.generator(epoch), len(self.labels), slice(self.rank, None, self.world)  # mine: this rank's share
         order = torch.randperm(n, generator=g, device=self.device) if self.shuffle else torch.arange(n, device=self.device)
+        order = torch.cat([order, order[:self._padded() - n]])[mine]
         for k in range(len(self)):
             idx = order[k * self.batch_size:(k + 1) * self.batch_size]
             x = vit_augment(self.images[idx], self.img_size, g, self.views) if self.augment else vit_test_view(self.images[idx], self.img_size)
