@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from .zscore import stand_mode
 from .losses import kd_loss, dkd_loss, mlkd_losses, ctkd_lambda, GlobalTemperature
-from .losses import takd_loss, atkd_normalize, atkd_loss, atkd_alpha, ATKD_ALPHAS, pt_loss
+from .baselines import takd_loss, atkd_normalize, atkd_loss, atkd_alpha, ATKD_ALPHAS, pt_loss
 
 # %% ../nbs/05_methods.ipynb #76acf043
 class Method(nn.Module):
