@@ -79,7 +79,7 @@ def _nckd(zs: Tensor, zt: Tensor, gt_mask: Tensor, tau) -> Tensor:
     log_p_student_nt = F.log_softmax(zs / tau - 1000.0 * gt_mask, dim=1)
     return F.kl_div(log_p_student_nt, p_teacher_nt, reduction='sum') * (tau**2) / zs.shape[0]
 
-# %% ../nbs/02_losses.ipynb #6ae605f8
+# %% ../nbs/02_losses.ipynb #dc2b4104
 def dkd_loss(logits_student: Tensor, logits_teacher: Tensor, target: Tensor,
              alpha: float,  # weight of TCKD (target vs rest)
              beta: float,  # weight of NCKD (among the non-target classes)
