@@ -26,7 +26,9 @@ out=$(timeout 1500 python .ci/nbstate.py 2> "$logs/nbstate.err"); rc=$?
 echo "$out" | sed '$d'; [ $rc -ne 0 ] && tail -80 "$logs/nbstate.err" | sed 's/^/    /'
 add_counts "$(echo "$out" | tail -1)" $rc
 
-timeout 1500 python -m pytest -q -p no:cacheprovider tests > "$logs/pytest.log" 2>&1; rc=$?
+# pytest in two workers (pytest-xdist), a test file each so module fixtures run once, one OpenMP thread per worker
+env OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 timeout 1500 python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile tests \
+  > "$logs/pytest.log" 2>&1; rc=$?
 [ $rc -ne 0 ] && grep -E '^(FAILED|ERROR)|Error' "$logs/pytest.log" | head -40 | sed 's/^/    /'
 summary=$(tail -1 "$logs/pytest.log"); echo "pytest: $summary"
 [ $rc -eq 5 ] && rc=0

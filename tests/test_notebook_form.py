@@ -70,3 +70,17 @@ def test_nbdev_clean_alone_leaves_only_outputs(lab_copy, name):
     committed = json.loads((ROOT / 'nbs' / name).read_text(encoding='utf-8'))
     assert [(c['id'], c['source']) for c in cleaned['cells']] == [(c['id'], c['source']) for c in committed['cells']]
     assert {k: v for k, v in cleaned['metadata'].items() if k != 'widgets'} == committed['metadata']
+
+
+def test_train_parameters_cell_is_checked_against_the_command_line_table(tmp_path):
+    "CI fails when 10_train's `parameters` cell drifts from `zscore_kd.cli.TRAIN_PARAMETERS`; `--fix` rewrites it."
+    (tmp_path / 'nbs').mkdir(); nb_path = tmp_path / 'nbs' / '10_train.ipynb'
+    nb = json.loads((ROOT / 'nbs' / '10_train.ipynb').read_text())
+    cell = next(c for c in nb['cells'] if 'parameters' in c['metadata'].get('tags', []))
+    cell['source'] = [line.replace("method = 'kd'", "method = 'dkd'") for line in cell['source']]
+    nb_path.write_text(json.dumps(nb))
+    check = lambda *args: subprocess.run([sys.executable, str(ROOT / '.ci' / 'check_params.py'), *args], cwd=tmp_path,
+                                         capture_output=True, text=True)
+    drifted = check()
+    assert drifted.returncode == 1 and 'differs from zscore_kd.cli.TRAIN_PARAMETERS' in drifted.stdout
+    assert check('--fix').returncode == 0 and check().returncode == 0 and "method = 'kd'" in nb_path.read_text()
