@@ -13,7 +13,7 @@ import torch.distributed as dist
 
 from .distributed import torchrun_env
 from .params import check_parameters, flag, integer, mapping, number, one_of, sequence, text
-from .runs import RunDir, resolve_config
+from .runs import QUICK, RunDir, resolve_config
 from .train import fit
 from .zscore import LOGIT_STAND_MODES
 
@@ -113,8 +113,8 @@ def config_from_params(**params):
     p = {k: v for k, v in params.items() if k not in ('gpus', 'force_reuse')}
     quick = p.get('preset') is None and p.get('dataset', 'synthetic') == 'synthetic'
     if_none = lambda k, quick_value: p.get(k) if p.get(k) is not None else (quick_value if quick else None)  # 0 stays 0
-    p.update(data_args=p.get('data_args') or ({'n_train': 2000} if quick else {}), epochs=if_none('epochs', 5),
-             teacher_epochs=if_none('teacher_epochs', 10), world_size=params.get('gpus') or None)
+    p.update(data_args=p.get('data_args') or (QUICK['data_args'] if quick else {}), epochs=if_none('epochs', QUICK['epochs']),
+             teacher_epochs=if_none('teacher_epochs', QUICK['teacher_epochs']), world_size=params.get('gpus') or None)
     return resolve_config(**p)
 
 # %% ../nbs/07a_cli.ipynb #5fc1960f
