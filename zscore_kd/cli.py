@@ -113,7 +113,8 @@ def config_from_params(**params):
     p = {k: v for k, v in params.items() if k not in ('gpus', 'force_reuse')}
     quick = p.get('preset') is None and p.get('dataset', 'synthetic') == 'synthetic'
     if_none = lambda k, quick_value: p.get(k) if p.get(k) is not None else (quick_value if quick else None)  # 0 stays 0
-    p.update(data_args=p.get('data_args') or (QUICK['data_args'] if quick else {}), epochs=if_none('epochs', QUICK['epochs']),
+    p.update(data_args=p.get('data_args') or (QUICK['data_args'] if quick else {}),
+             epochs=if_none('epochs', QUICK['epochs']),
              teacher_epochs=if_none('teacher_epochs', QUICK['teacher_epochs']), world_size=params.get('gpus') or None)
     return resolve_config(**p)
 
