@@ -13,7 +13,8 @@ def test_check_smoke_runs_every_part(tmp_path):
     r = check(tmp_path)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]
     rep = json.loads((tmp_path / 'check.json').read_text())
-    assert list(rep['parts']) == PARTS and rep['smoke'] and rep['torch'] and rep['date'] and rep['command'].startswith('python benchmarks/check.py --smoke')
+    assert (list(rep['parts']) == PARTS and rep['smoke'] and rep['torch'] and rep['date']
+            and rep['command'].startswith('python benchmarks/check.py --smoke'))
     for name, p in rep['parts'].items():
         assert p['status'] in ('PASS', 'not present') or p['status'].startswith('MISSED'), (name, p)
     assert set(rep['parts']['graphs']['methods']) == {'kd', 'dkd', 'mlkd', 'ctkd'}
@@ -22,7 +23,8 @@ def test_check_smoke_runs_every_part(tmp_path):
     assert [r['name'] for r in speed['rows']][:2] == ['classic KD+LS', 'classic MLKD+LS'] and len(speed['goals']) == 4
     assert all(r['x_classic'] > 0 and r['projected_minutes'] > 0 for r in speed['rows']) and speed['profile']['top']
     acc = rep['parts']['accuracy']['runs']  # result.json records the preset and what it resolved to
-    assert (acc['exact']['speed'], acc['exact']['precision'], acc['fast']['speed'], acc['fast']['precision']) == ('exact', 'fp32', 'fast', 'bf16')
+    assert (acc['exact']['speed'], acc['exact']['precision'], acc['fast']['speed'],
+            acc['fast']['precision']) == ('exact', 'fp32', 'fast', 'bf16')
     md = (tmp_path / 'check.md').read_text()
     assert '| part | status | result | s |' in md and '| fast KD+LS, 2 students, teacher cache |' in md
     assert 'Profile of one step' in md and '## 20_reproduce (toy slice of Table 4)' in md and 'CPU smoke mode' in md
@@ -37,9 +39,11 @@ def test_check_reports_a_timeout_and_a_crash_and_runs_the_next_part(tmp_path):
     assert list(parts) == ['graphs', 'tests', 'group'] and rep['budget_s'] == 10
     assert parts['graphs']['status'] == 'TIMEOUT' and parts['graphs']['seconds'] < 30
     for name in ('tests', 'group'):
-        assert parts[name]['status'] == 'CRASH' and any(f'injected crash of part {name}' in l for l in parts[name]['tail'])
+        assert parts[name]['status'] == 'CRASH' and any(f'injected crash of part {name}' in l
+                                                        for l in parts[name]['tail'])
     md = (tmp_path / 'check.md').read_text()
-    assert "| 1a the notebooks' gpu cells + tests/test_fast_path.py | CRASH |" in md and 'Traceback' in md and '| TIMEOUT |' in md
+    assert ("| 1a the notebooks' gpu cells + tests/test_fast_path.py | CRASH |" in md and 'Traceback' in md
+            and '| TIMEOUT |' in md)
 
 def test_check_refuses_an_unknown_part(tmp_path):
     r = check(tmp_path, '--only', 'speed,sped')

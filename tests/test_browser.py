@@ -1,4 +1,4 @@
-"""`nbs/30_explore.ipynb` in a real browser: JupyterLab (headless, loopback) driven by Debian's Chromium through Playwright.
+"""`nbs/30_explore.ipynb` in a real browser: headless JupyterLab on loopback, driven by Chromium through Playwright.
 
 Run all cells, then use every control as a user would: drag τ with the mouse, type out-of-range values, move K,
 student × and student +, pick another pair, flip the std toggle, page through Fig. 3, and load a distillation run,
@@ -20,10 +20,12 @@ ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-net
         '--disable-sync', '--no-first-run', '--disable-dev-shm-usage']
 IDLE = "() => /\\| Idle/.test(document.querySelector('#jp-main-statusbar')?.innerText || '')"
 PROMPTS = "() => [...document.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.textContent.trim())"
-RUN_ENDED = """() => { const p = (%s)(), idle = (%s)();  // no cell queued or running, at least one ran
-                      return idle && p.length > 0 && !p.includes('[*]:') && p.some(t => /^\\[\\d+\\]:$/.test(t)); }""" % (PROMPTS, IDLE)
+RUN_ENDED = ("""() => { const p = (%s)(), idle = (%s)();  // no cell queued or running, at least one ran
+                       return idle && p.length > 0 && !p.includes('[*]:') && p.some(t => /^\\[\\d+\\]:$/.test(t)); }"""
+             % (PROMPTS, IDLE))
 STDERR = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'  # where a traceback is shown
-LOG_ENTRIES = '.jp-LogConsolePanel .jp-OutputArea-child'  # at its default level: output no cell claimed (e.g. from a widget callback), errors
+# at its default level: output no cell claimed (e.g. from a widget callback), errors
+LOG_ENTRIES = '.jp-LogConsolePanel .jp-OutputArea-child'
 TRAIN = """import glob, json, sys
 from zscore_kd.train import fit
 r = fit(method='kd', teacher='resnet8', student='resnet8', epochs=1, teacher_epochs=1, device='cpu', seed=1,
@@ -33,7 +35,8 @@ print(json.dumps(dict(kd=r['run_dir'], vanilla=glob.glob(sys.argv[1] + '/vanilla
 if not Path(CHROMIUM).exists() and os.environ.get('ZSCORE_KD_REQUIRE_BROWSER', '') in ('', '0'):
     pytest.skip(f'{CHROMIUM} is missing (make browser installs it; set ZSCORE_KD_REQUIRE_BROWSER=1 to fail instead)',
                 allow_module_level=True)
-from playwright.sync_api import sync_playwright, TimeoutError as PlaywrightTimeout  # noqa: E402  (after the skip: a missing browser needs no playwright)
+# noqa: E402  (after the skip: a missing browser needs no playwright)
+from playwright.sync_api import sync_playwright, TimeoutError as PlaywrightTimeout
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -70,15 +73,18 @@ def lab(tmp_path):
     root = tmp_path / 'root'; (root / 'nbs').mkdir(parents=True)
     shutil.copy(ROOT / 'nbs' / '30_explore.ipynb', root / 'nbs')
     settings = tmp_path / 'app-settings'; settings.mkdir()
-    (settings / 'overrides.json').write_text(json.dumps({  # no "Jupyter news" toast; save widget state with the notebook
+    # no "Jupyter news" toast; save widget state with the notebook
+    (settings / 'overrides.json').write_text(json.dumps({
         '@jupyterlab/apputils-extension:notification': {'fetchNews': 'false', 'checkForUpdates': False},
         '@jupyter-widgets/jupyterlab-manager:plugin': {'saveState': True}}))
     port, token = free_port(), secrets.token_hex(16)
     cmd = [sys.executable, '-m', 'jupyterlab', '--no-browser', '--ip=127.0.0.1', f'--port={port}',
            f'--IdentityProvider.token={token}', f'--ServerApp.root_dir={root}', f'--LabApp.app_settings_dir={settings}',
-           f'--LabApp.user_settings_dir={tmp_path / "user-settings"}', f'--LabApp.workspaces_dir={tmp_path / "workspaces"}']
+           f'--LabApp.user_settings_dir={tmp_path / "user-settings"}',
+           f'--LabApp.workspaces_dir={tmp_path / "workspaces"}']
     if hasattr(os, 'geteuid') and os.geteuid() == 0: cmd.append('--allow-root')
-    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'JUPYTER_RUNTIME_DIR': str(tmp_path / 'runtime'), 'ZSCORE_KD_HOME': str(root)}
+    env = {**os.environ, 'OMP_NUM_THREADS': '1', 'JUPYTER_RUNTIME_DIR': str(tmp_path / 'runtime'),
+           'ZSCORE_KD_HOME': str(root)}
     env.pop('MPLBACKEND', None)  # the kernel's inline backend must embed the figures
     log = open(tmp_path / 'jupyter.log', 'w')
     server = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -108,7 +114,8 @@ def text(locator) -> str:
 class Panel:
     "One widget panel of the notebook: its controls, its status/readout line and its plot."
     def __init__(self, page, root, line: str):
-        self.page, self.root, self.line, self.plot = page, root, root.locator(line).first, root.locator('img.widget-image').first
+        self.page, self.root, self.line, self.plot = (page, root, root.locator(line).first,
+                                                      root.locator('img.widget-image').first)
 
     def slider(self, label: str):
         return self.root.locator('.widget-slider', has=self.page.locator('.widget-label', has_text=label)).first
@@ -126,16 +133,20 @@ class Panel:
     def pixels(self) -> bytes:
         "A screenshot of the plot, once the picture its src names is decoded and painted."
         self.plot.scroll_into_view_if_needed()
-        self.page.evaluate("el => el.decode().then(() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))))",
+        self.page.evaluate("el => el.decode().then(() => new Promise(r => requestAnimationFrame(() => "
+                           "requestAnimationFrame(r))))",
                            self.plot.element_handle())
         shot = self.plot.screenshot()
         return shot
 
     def wait(self, pattern: str, old_pixels: bytes = None, name: str = None) -> str:
         "Wait until the line matches `pattern` and the kernel is idle; check the plot changed; save a screenshot."
-        try: self.page.wait_for_function("([el, p]) => new RegExp(p).test(el.textContent)", arg=[self.line.element_handle(), pattern],
-                                         timeout=60000)
-        except PlaywrightTimeout: raise AssertionError(f'{name or "line"}: {text(self.line)!r} does not match {pattern!r}') from None
+        try:
+            self.page.wait_for_function("([el, p]) => new RegExp(p).test(el.textContent)",
+                                        arg=[self.line.element_handle(), pattern],
+                                        timeout=60000)
+        except PlaywrightTimeout:
+            raise AssertionError(f'{name or "line"}: {text(self.line)!r} does not match {pattern!r}') from None
         self.page.wait_for_function(IDLE, timeout=60000)
         if old_pixels is not None:  # the line is set after the plot, so the plot's src is the new picture's by now
             assert self.pixels() != old_pixels, f'the plot did not change ({name})'
@@ -170,10 +181,13 @@ def test_explore_notebook_in_jupyterlab(lab, runs):
             page.goto(f"{lab['url']}/lab/tree/nbs/30_explore.ipynb?token={lab['token']}")
             page.wait_for_selector('.jp-NotebookPanel', timeout=60000)
             page.wait_for_function(IDLE, timeout=60000)  # kernel connected: a Run All sent earlier is lost
-            page.click('.lm-MenuBar-itemLabel:text-is("Run")'); page.click('.lm-Menu-itemLabel:text-is("Run All Cells")')
-            page.wait_for_function(RUN_ENDED, timeout=120000)  # Run All stops at a failing cell, so this ends either way
+            page.click('.lm-MenuBar-itemLabel:text-is("Run")')
+            page.click('.lm-Menu-itemLabel:text-is("Run All Cells")')
+            # Run All stops at a failing cell, so this ends either way
+            page.wait_for_function(RUN_ENDED, timeout=120000)
             tracebacks = lambda: [t for t in page.locator(STDERR).all_text_contents() if 'Traceback' in t]
-            assert all(p != '[ ]:' for p in page.evaluate(PROMPTS)) and not tracebacks(), f'a cell failed: {[t[-600:] for t in tracebacks()]}'
+            ran = all(p != '[ ]:' for p in page.evaluate(PROMPTS))
+            assert ran and not tracebacks(), f'a cell failed: {[t[-600:] for t in tracebacks()]}'
             print(f'run all: {time.time() - start:.1f} s')
 
             # Fig. 2 panel
@@ -199,7 +213,8 @@ def test_explore_notebook_in_jupyterlab(lab, runs):
             line = toy.wait(r'^τ = 8,.*τ = 20 is outside 0\.25–8: clamped to 8\.', before, 'tau-clamped')
             assert toy.box('τ').input_value() == '8'
 
-            # the pair dropdown: a random pair of K = 10 classes; then K typed, student × by keyboard, student + dragged
+            # the pair dropdown: a random pair of K = 10 classes; then K typed, student × by keyboard,
+            # student + dragged
             before = toy.pixels()
             toy.root.locator('.widget-dropdown select').select_option('random')
             toy.wait(r'^τ = 8, random \(K = 10\)', before, 'pair')
@@ -234,17 +249,20 @@ def test_explore_notebook_in_jupyterlab(lab, runs):
             last = int(re.search(r'image #1 of (\d+)', text(fig3.line)).group(1)) - 1
             before = fig3.pixels()
             fig3.box('image').fill('100000'); fig3.box('image').press('Enter')
-            fig3.wait(rf'image #{last} of .*image = 100000 is outside 0–{last}: clamped to {last}\.', before, 'fig3-clamped')
+            fig3.wait(rf'image #{last} of .*image = 100000 is outside 0–{last}: clamped to {last}\.', before,
+                      'fig3-clamped')
 
             # loading: another distillation run, a vanilla run, a folder that is not a run
             made = runs()
-            path, load = fig3.root.locator('.widget-text input[type="text"]').first, fig3.root.locator('button:text-is("Load")')
+            path, load = (fig3.root.locator('.widget-text input[type="text"]').first,
+                          fig3.root.locator('button:text-is("Load")'))
             before = fig3.pixels()
             path.fill(made['kd']); load.click()
             fig3.wait(rf'^{Path(made["kd"]).name}: kd, resnet8 → resnet8; image #0 of 32 ', before, 'load-run')
             shown = fig3.plot.get_attribute('src')
             path.fill(made['vanilla']); load.click()
-            fig3.wait(rf'^{Path(made["vanilla"]).name} is a vanilla run \(no teacher\); Fig\. 3 compares a teacher with its student')
+            fig3.wait(rf'^{Path(made["vanilla"]).name} is a vanilla run \(no teacher\); Fig\. 3 compares a teacher '
+                      r'with its student')
             assert fig3.plot.get_attribute('src') == shown, 'a refused run must leave the plot as it was'
             path.fill('/no/such/run'); load.click()
             fig3.wait(r'^/no/such/run is not a run folder \(it has no config\.json\)', name='load-errors')
@@ -258,19 +276,25 @@ def test_explore_notebook_in_jupyterlab(lab, runs):
             deadline = time.time() + 30
             while saved_path.stat().st_mtime_ns == saved_before and time.time() < deadline: time.sleep(0.2)
             time.sleep(0.5)  # the file may still be being written
-            state = json.loads(saved_path.read_text())['metadata']['widgets']['application/vnd.jupyter.widget-state+json']['state']
+            widgets = json.loads(saved_path.read_text())['metadata']['widgets']
+            state = widgets['application/vnd.jupyter.widget-state+json']['state']
             values = {(m['model_name'], m['state'].get('description')): m['state'].get('value') for m in state.values()}
-            assert values.get(('FloatSliderModel', 'τ (0.25–8)')) == 8 and values.get(('IntSliderModel', 'K classes (2–100)')) == 12, \
+            tau, k = values.get(('FloatSliderModel', 'τ (0.25–8)')), values.get(('IntSliderModel', 'K classes (2–100)'))
+            assert tau == 8 and k == 12, \
                 {k: v for k, v in values.items() if v is not None}
             assert any(m['model_name'] == 'DropdownModel' and m['state'].get('index') == 3 for m in state.values())
-            html = subprocess.run([sys.executable, '-m', 'jupyter', 'nbconvert', '--to', 'html', '--stdout', str(saved_path)],
+            html = subprocess.run([sys.executable, '-m', 'jupyter', 'nbconvert', '--to', 'html', '--stdout',
+                                   str(saved_path)],
                                   capture_output=True, text=True, timeout=120, check=True).stdout
-            embedded = re.search(r'<script type="application/vnd.jupyter.widget-state\+json">(.*?)</script>', html, re.S)
+            embedded = re.search(r'<script type="application/vnd.jupyter.widget-state\+json">(.*?)</script>', html,
+                                 re.S)
             assert embedded, 'nbconvert HTML without the widget state'
             rendered = json.loads(embedded.group(1))['state']
-            assert any(m['model_name'] == 'FloatSliderModel' and m['state'].get('value') == 8 for m in rendered.values())
+            assert any(m['model_name'] == 'FloatSliderModel' and m['state'].get('value') == 8
+                       for m in rendered.values())
 
-            page.click('.lm-MenuBar-itemLabel:text-is("View")'); page.click('.lm-Menu-itemLabel:text-is("Show Log Console")')
+            page.click('.lm-MenuBar-itemLabel:text-is("View")')
+            page.click('.lm-Menu-itemLabel:text-is("Show Log Console")')
             page.wait_for_selector('.jp-LogConsolePanel', timeout=30000)  # it lists what was logged before it opened
             entries = page.locator(LOG_ENTRIES).all_text_contents()
             page.screenshot(path=str(ARTIFACTS / 'explore-log-console.png'))

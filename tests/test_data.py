@@ -64,7 +64,8 @@ def test_written_files_have_the_release_format(cifar_dir, small):
     assert set(raw) == {b'data', b'fine_labels', b'coarse_labels', b'filenames', b'batch_label'}
     assert raw[b'data'].dtype == np.uint8 and raw[b'data'].shape == (240, 3072)
     assert raw[b'data'][0, :1024].tolist() == small.train_x[0, 0].flatten().tolist()  # red plane first, row-major
-    with open(folder / 'meta', 'rb') as f: meta = pickle.load(f, encoding='latin1')    # ... and str under latin1, as in Python 2 files
+    # ... and str under latin1, as in Python 2 files
+    with open(folder / 'meta', 'rb') as f: meta = pickle.load(f, encoding='latin1')
     assert set(meta) == {'fine_label_names', 'coarse_label_names'} and len(meta['coarse_label_names']) == 20
 
 
@@ -109,7 +110,8 @@ def test_offline_and_absent_names_folder_and_archive(tmp_path, offline):
     with pytest.raises(FileNotFoundError) as e: load_cifar100(tmp_path / 'nowhere')
     msg = str(e.value)
     assert len(offline) == 1                                            # it did try to download
-    assert 'nowhere/cifar-100-python' in msg and 'cifar-100-python.tar.gz' in msg and 'https://www.cs.toronto.edu' in msg
+    assert ('nowhere/cifar-100-python' in msg and 'cifar-100-python.tar.gz' in msg
+            and 'https://www.cs.toronto.edu' in msg)
     assert msg.count('. ') == 0                                         # one sentence
 
 
@@ -129,7 +131,8 @@ def test_corrupt_files_give_one_sentence(cifar_dir, damage):
     if damage == 'truncate': path.write_bytes(path.read_bytes()[:5000])
     else:
         d = {'not_a_dict': [1, 2], 'no_data': {b'fine_labels': [1]},
-             'bad_shape': {b'data': np.zeros((2, 100), np.uint8), b'fine_labels': [0, 1], b'coarse_labels': [0, 0]}}[damage]
+             'bad_shape': {b'data': np.zeros((2, 100), np.uint8), b'fine_labels': [0, 1],
+                           b'coarse_labels': [0, 0]}}[damage]
         path.write_bytes(pickle.dumps(d, protocol=2))
     with pytest.raises(ValueError) as e, warnings.catch_warnings():
         warnings.simplefilter('ignore'); load_cifar100(cifar_dir, download=False)
@@ -141,8 +144,10 @@ def test_read_cifar_pickle_missing_file(tmp_path):
 
 
 def test_load_dataset_names():
-    assert torch.equal(load_dataset('synthetic', n_train=100, n_test=10).train_x, make_synthetic(n_train=100, n_test=10).train_x)
-    with pytest.raises(ValueError, match="Unknown dataset 'cifar10'; choose one of 'synthetic', 'cifar100'"): load_dataset('cifar10')
+    assert torch.equal(load_dataset('synthetic', n_train=100, n_test=10).train_x,
+                       make_synthetic(n_train=100, n_test=10).train_x)
+    with pytest.raises(ValueError, match="Unknown dataset 'cifar10'; choose one of 'synthetic', 'cifar100'"):
+        load_dataset('cifar10')
 
 
 # ---------------------------------------------------------------- synthetic data
@@ -242,8 +247,10 @@ def test_rand_augment_distribution_and_determinism(batch):
 
 
 def test_bad_images_are_refused():
-    for bad in (torch.zeros(2, 3, 32, 32), torch.zeros(2, 32, 32, 3, dtype=torch.uint8), np.zeros((2, 3, 32, 32), np.uint8)):
-        with pytest.raises(ValueError, match='uint8 tensor of shape N×3×32×32'): crop_flip(bad, torch.zeros(2, dtype=torch.int64))
+    for bad in (torch.zeros(2, 3, 32, 32), torch.zeros(2, 32, 32, 3, dtype=torch.uint8),
+                np.zeros((2, 3, 32, 32), np.uint8)):
+        with pytest.raises(ValueError, match='uint8 tensor of shape N×3×32×32'):
+            crop_flip(bad, torch.zeros(2, dtype=torch.int64))
     with pytest.raises(ValueError, match='N×3×H×W'): rand_augment(torch.zeros(2, 3, 8, 8))
 
 
@@ -274,7 +281,7 @@ def test_device_loader_batches(small):
 def test_classic_loader_agrees_with_device_loader(small):
     dev = next(DeviceLoader(small.test_x, small.test_y, shuffle=False, augment=False).epoch(0))
     cls = next(iter(classic_loader(small, train=False, num_workers=0)))
-    assert torch.equal(dev['x'], cls['x']) and torch.equal(dev['y'], cls['y']) and torch.equal(dev['index'], cls['index'])
+    assert all(torch.equal(dev[k], cls[k]) for k in ('x', 'y', 'index'))
     batches = list(classic_loader(small, strong=True, num_workers=2, batch_size=100))          # real worker processes
     assert [len(b['y']) for b in batches] == [100, 100, 40] and batches[0]['x_strong'].shape == (100, 3, 32, 32)
     assert torch.equal(torch.cat([b['index'] for b in batches]).sort().values, torch.arange(240))

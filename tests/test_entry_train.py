@@ -10,7 +10,8 @@ TINY = dict(epochs=1, teacher_epochs=1, data_args={'n_train': 256, 'n_test': 128
 
 def run(tmp_path, name, **params):
     out = tmp_path / f'{name}.ipynb'
-    pm.execute_notebook(str(NBS / '10_train.ipynb'), str(out), parameters={'out_dir': str(tmp_path / 'runs'), **TINY, **params},
+    pm.execute_notebook(str(NBS / '10_train.ipynb'), str(out),
+                        parameters={'out_dir': str(tmp_path / 'runs'), **TINY, **params},
                         kernel_name='python3', cwd=str(NBS), progress_bar=False, execution_timeout=600)
     return json.loads(out.read_text())
 

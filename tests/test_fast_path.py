@@ -12,7 +12,8 @@ DATA = make_synthetic(n_train=200, n_test=50, num_classes=10, num_superclasses=5
 
 def learners(tmp, **kw):
     base = dict(teacher='resnet8', student='resnet8', epochs=3, device='cpu', out_dir=str(tmp))
-    return [Learner(resolve_config(method=m, logit_stand=s, **{**base, **kw}), 10) for m, s in (('kd', True), ('dkd', False))]
+    return [Learner(resolve_config(method=m, logit_stand=s, **{**base, **kw}), 10)
+            for m, s in (('kd', True), ('dkd', False))]
 
 def train(ls, runner_cls, epochs=3, teacher_cache=False, **kw):
     torch.manual_seed(0)
@@ -56,7 +57,8 @@ def test_graph_runner_trains_each_batch_exactly_once(tmp_path):
 def test_graph_runner_captures_per_batch_size(tmp_path):
     ls = learners(tmp_path)
     torch.manual_seed(0)
-    runner = CPUGraphs(ls, teacher_logits_fn(get_model('resnet8', 10).eval(), ls[0].c, DATA.train_x, 1, False), warmup=1)
+    runner = CPUGraphs(ls, teacher_logits_fn(get_model('resnet8', 10).eval(), ls[0].c, DATA.train_x, 1, False),
+                       warmup=1)
     loader = DeviceLoader(DATA.train_x, DATA.train_y, 64, seed=0)
     for e in (1, 2, 3):
         for L in ls: L.begin_epoch(e)

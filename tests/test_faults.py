@@ -4,23 +4,35 @@ The probe: every case below is a test here (tiny synthetic data, resnet8, one or
 one sentence the user gets; "recovers" is what happens instead of an error; every training case then checks that the
 run folders hold no temporary file, no non-finite tensor and no unreadable JSON (`assert_nothing_poisoned`).
 
-| # | what is done | says / recovers |
-|---|---|---|
-| 1-9 | papermill parameters: a typo (`-p epoch 3`, `-p taus 4`), `epochs 0`, `compile yes`, a dict that does not parse, a bad synthetic knob given as text, an unknown table, a typo in a `train_args` key, `bins 0` (more rules: `00b_params`) | the parameter, the rule it breaks, the closest known name; nothing written |
-| 10 | dicts and lists as text (`-p data_args "{'n_train': 256}"`, `-p lr_decay_epochs "[1]"`), `deterministic`, `momentum 0.0` | they work, and explicit values are kept |
-| 11-19 | CIFAR-100 pickles that load but hold float pixels, rows of 1024 bytes, one label too few, coarse labels of another length, shifted, negative or float labels, a class never trained, all-black images | the file and what is wrong with it, and the fix that works (delete the folder, load again) |
-| 20 | a truncated `cifar-100-python.tar.gz` placed by hand | "is there but is not the official archive" |
-| 21 | wrong labels through `10_train` | the file's sentence, before any checkpoint |
-| 22-23 | a BatchNorm buffer overflows in epoch 2 (finite loss); `lr=1e5` diverges in epoch 1 | the tensor, and the truth about what is kept (epoch 1's files / nothing) |
-| 24-25 | the teacher file or the CIFAR-100 files replaced after a run finished | refused, naming the file, with both ways out; `force_reuse=True` reuses |
-| 26 | a truncated `checkpoint.pt` | said, and the run restarts from epoch 0 (same result) |
-| 27 | truncated `result.json` and `metrics.jsonl` | history read from the checkpoint; the result rewritten from it |
-| 28 | the synthetic teacher's file deleted, then truncated | rebuilt from its run, byte for byte |
-| 29 | temporary files of a killed write in a run folder | removed on the next run, which says "resuming … from epoch 1 of 2" |
-| 30-32 | a second process holds the run's lock; its holder is killed with SIGKILL; a lock asked for without waiting | waits, naming the holder; taken over; the holder's pid in one sentence |
-| 33-37 | `out_dir` is a file; disk full, permission denied, read-only file system; a full disk inside `torch.save` | one sentence each ("the disk is full") |
-| 38 | truncated `student_best.pth` / `student_final.pth` | best: cannot be rebuilt, use final; final: the advice, followed literally, works |
-| 39-41 | divergence, `out_dir` a file, a changed teacher (then `-p force_reuse True`) through papermill | the same sentences in the notebook |
+Each case: what is done → what the user is told, or how it recovers.
+
+- 1-9: papermill parameters: a typo (`-p epoch 3`, `-p taus 4`), `epochs 0`, `compile yes`, a dict that does not
+  parse, a bad synthetic knob given as text, an unknown table, a typo in a `train_args` key, `bins 0` (more rules:
+  `00b_params`) → the parameter, the rule it breaks, the closest known name; nothing written
+- 10: dicts and lists as text (`-p data_args "{'n_train': 256}"`, `-p lr_decay_epochs "[1]"`), `deterministic`,
+  `momentum 0.0` → they work, and explicit values are kept
+- 11-19: CIFAR-100 pickles that load but hold float pixels, rows of 1024 bytes, one label too few, coarse labels of
+  another length, shifted, negative or float labels, a class never trained, all-black images → the file and what is
+  wrong with it, and the fix that works (delete the folder, load again)
+- 20: a truncated `cifar-100-python.tar.gz` placed by hand → "is there but is not the official archive"
+- 21: wrong labels through `10_train` → the file's sentence, before any checkpoint
+- 22-23: a BatchNorm buffer overflows in epoch 2 (finite loss); `lr=1e5` diverges in epoch 1 → the tensor, and the
+  truth about what is kept (epoch 1's files / nothing)
+- 24-25: the teacher file or the CIFAR-100 files replaced after a run finished → refused, naming the file, with both
+  ways out; `force_reuse=True` reuses
+- 26: a truncated `checkpoint.pt` → said, and the run restarts from epoch 0 (same result)
+- 27: truncated `result.json` and `metrics.jsonl` → history read from the checkpoint; the result rewritten from it
+- 28: the synthetic teacher's file deleted, then truncated → rebuilt from its run, byte for byte
+- 29: temporary files of a killed write in a run folder → removed on the next run, which says "resuming … from epoch 1
+  of 2"
+- 30-32: a second process holds the run's lock; its holder is killed with SIGKILL; a lock asked for without waiting →
+  waits, naming the holder; taken over; the holder's pid in one sentence
+- 33-37: `out_dir` is a file; disk full, permission denied, read-only file system; a full disk inside `torch.save` →
+  one sentence each ("the disk is full")
+- 38: truncated `student_best.pth` / `student_final.pth` → best: cannot be rebuilt, use final; final: the advice,
+  followed literally, works
+- 39-41: divergence, `out_dir` a file, a changed teacher (then `-p force_reuse True`) through papermill → the same
+  sentences in the notebook
 
 A truncated teacher-logit cache (rebuilt, and said) is checked in `nbs/04d_cache.ipynb`; a kill -9 after an epoch and
 the bit-identical resume in `tests/test_train.py`.
@@ -56,7 +68,8 @@ def one_sentence(msg: str) -> bool:
 def papermill(tmp_path, notebook, **params):
     "Run an entry notebook headless as a user would, from nbs/; returns the executed notebook."
     out = tmp_path / f'{notebook}.out.ipynb'
-    pm.execute_notebook(str(NBS / f'{notebook}.ipynb'), str(out), parameters=params, kernel_name='python3', cwd=str(NBS),
+    pm.execute_notebook(str(NBS / f'{notebook}.ipynb'), str(out), parameters=params, kernel_name='python3',
+                        cwd=str(NBS),
                         progress_bar=False, execution_timeout=600)
     return json.loads(out.read_text())
 
@@ -91,7 +104,8 @@ def test_every_parameter_has_a_rule(notebook):
 
 
 def test_train_notebook_exposes_the_run_settings_a_user_needs():
-    assert {'deterministic', 'lr_decay_epochs', 'lr_decay_rate', 'momentum', 'weight_decay'} <= set(parameter_names('10_train'))
+    optimizer_knobs = {'deterministic', 'lr_decay_epochs', 'lr_decay_rate', 'momentum', 'weight_decay'}
+    assert optimizer_knobs <= set(parameter_names('10_train'))
 
 
 TINY = dict(epochs=1, teacher_epochs=1, data_args={'n_train': 256, 'n_test': 128}, device='cpu')
@@ -100,7 +114,8 @@ TINY = dict(epochs=1, teacher_epochs=1, data_args={'n_train': 256, 'n_test': 128
 PARAMETER_CASES = [
     ('typo in a name', '10_train', dict(epoch=3), "Unknown parameter 'epoch' (did you mean 'epochs'?)"),
     ('explicit 0 is not the default', '10_train', dict(epochs=0), 'Parameter epochs must be an integer >= 1'),
-    ('a word for a flag', '10_train', dict(compile='yes'), "Parameter compile must be True or False or None (the default), got 'yes'"),
+    ('a word for a flag', '10_train', dict(compile='yes'),
+     "Parameter compile must be True or False or None (the default), got 'yes'"),
     ('a dict that does not parse', '10_train', dict(method_args='{beta: [1'), 'Parameter method_args must be a dict'),
     ('bad synthetic knob as text', '10_train', {**TINY, 'data_args': "{'n_train': 10.5}"},
      'Synthetic data knob n_train must be an integer >= 0, got 10.5'),
@@ -154,13 +169,19 @@ CONTENT_CASES = [
      'train stores pixels as float32'),
     ('images as N×32×32×3 rows of another length', 'train', lambda s: dict(data=s.train_x.reshape(900, -1).numpy()),
      "train holds 'data' of shape (900, 1024)"),
-    ('one label too few', 'train', lambda s: dict(fine_labels=labels(s)[:-1]), "train holds 300 images (rows of 'data') but 299 'fine_labels'"),
-    ('coarse labels of another length', 'test', lambda s: dict(coarse_labels=[0] * 300), "test holds 100 images (rows of 'data') but 300 'coarse_labels'"),
-    ('labels shifted by one', 'test', lambda s: dict(fine_labels=[l + 1 for l in labels(s, 'test')]), 'test holds fine_labels 1..100 but meta names 100'),
+    ('one label too few', 'train', lambda s: dict(fine_labels=labels(s)[:-1]),
+     "train holds 300 images (rows of 'data') but 299 'fine_labels'"),
+    ('coarse labels of another length', 'test', lambda s: dict(coarse_labels=[0] * 300),
+     "test holds 100 images (rows of 'data') but 300 'coarse_labels'"),
+    ('labels shifted by one', 'test', lambda s: dict(fine_labels=[l + 1 for l in labels(s, 'test')]),
+     'test holds fine_labels 1..100 but meta names 100'),
     ('negative label', 'train', lambda s: dict(fine_labels=[-1] + labels(s)[1:]), 'train holds fine_labels -1..99'),
-    ('float labels', 'train', lambda s: dict(fine_labels=[l + 0.5 for l in labels(s)]), "train holds 'fine_labels' of dtype float64"),
-    ('a class never trained', 'train', lambda s: dict(fine_labels=[4 if l == 3 else l for l in labels(s)]), 'no image of 1 of the 100 classes (e.g. class 3)'),
-    ('all-black images', 'train', lambda s: dict(data=np.zeros((300, 3072), np.uint8)), 'holds images whose every pixel is 0'),
+    ('float labels', 'train', lambda s: dict(fine_labels=[l + 0.5 for l in labels(s)]),
+     "train holds 'fine_labels' of dtype float64"),
+    ('a class never trained', 'train', lambda s: dict(fine_labels=[4 if l == 3 else l for l in labels(s)]),
+     'no image of 1 of the 100 classes (e.g. class 3)'),
+    ('all-black images', 'train', lambda s: dict(data=np.zeros((300, 3072), np.uint8)),
+     'holds images whose every pixel is 0'),
 ]
 
 
@@ -176,7 +197,8 @@ def test_wrong_dataset_content_is_one_sentence_naming_the_file(tmp_path, small, 
 
 def test_corrupt_placed_archive_is_named_as_corrupt(tmp_path, monkeypatch):
     import torchvision.datasets.cifar as tv_cifar
-    monkeypatch.setattr(tv_cifar, 'download_and_extract_archive', lambda *a, **k: (_ for _ in ()).throw(OSError('offline')))
+    offline = lambda *a, **k: (_ for _ in ()).throw(OSError('offline'))
+    monkeypatch.setattr(tv_cifar, 'download_and_extract_archive', offline)
     (tmp_path / 'cifar-100-python.tar.gz').write_bytes(b'half a download')
     with pytest.raises(FileNotFoundError) as e: load_cifar100(tmp_path)
     assert 'is there but is not the official archive' in str(e.value) and one_sentence(str(e.value))
@@ -185,7 +207,8 @@ def test_corrupt_placed_archive_is_named_as_corrupt(tmp_path, monkeypatch):
 def test_wrong_content_stops_the_train_notebook_before_any_work(tmp_path, small):
     damaged_cifar(tmp_path / 'data', small, fine_labels=[l + 1 for l in labels(small)])
     with pytest.raises(pm.PapermillExecutionError) as e:
-        papermill(tmp_path, '10_train', out_dir=str(tmp_path / 'runs'), dataset='cifar100', data_root=str(tmp_path / 'data'),
+        papermill(tmp_path, '10_train', out_dir=str(tmp_path / 'runs'), dataset='cifar100',
+                  data_root=str(tmp_path / 'data'),
                   teacher_root=str(tmp_path / 'teachers'), epochs=1, device='cpu')
     assert 'train holds fine_labels 1..100' in e.value.evalue and one_sentence(e.value.evalue)
     assert not list((tmp_path / 'runs').glob('*/checkpoint.pt'))
@@ -206,11 +229,13 @@ def assert_nothing_poisoned(runs: Path):
     assert not [p for p in runs.rglob('.*.tmp')], 'a temporary file was left behind'
     for p in runs.rglob('*.p[ty]*'):
         if p.suffix in ('.pt', '.pth'):
-            assert first_nonfinite(torch.load(p, map_location='cpu', weights_only=True)) is None, f'{p} holds non-finite values'
+            state = torch.load(p, map_location='cpu', weights_only=True)
+            assert first_nonfinite(state) is None, f'{p} holds non-finite values'
     for p in runs.rglob('*.json'): json.loads(p.read_text())
     for p in runs.rglob('metrics.jsonl'):
         for line in p.read_text().splitlines():
-            assert all(v == v and abs(v) != float('inf') for v in json.loads(line).values() if isinstance(v, float)), f'{p}: {line}'
+            assert all(v == v and abs(v) != float('inf') for v in json.loads(line).values()
+                       if isinstance(v, float)), f'{p}: {line}'
 
 
 def test_divergence_keeps_only_finite_state_and_says_what_is_kept(tmp_path, monkeypatch):
@@ -223,7 +248,8 @@ def test_divergence_keeps_only_finite_state_and_says_what_is_kept(tmp_path, monk
     monkeypatch.setattr(Learner, 'begin_epoch', poison)
     with pytest.raises(TrainingDiverged) as e: fit(c, progress=False)
     msg = str(e.value)
-    assert 'epoch 2' in msg and 'model.bn1.running_var' in msg and 'its checkpoint of epoch 1 is kept' in msg and one_sentence(msg), msg
+    assert ('epoch 2' in msg and 'model.bn1.running_var' in msg and 'its checkpoint of epoch 1 is kept' in msg
+            and one_sentence(msg)), msg
     run = RunDir(c)
     assert torch.load(run.path / 'checkpoint.pt', weights_only=True)['epoch'] == 1 and len(run.history()) == 1
     assert not (run.path / 'result.json').exists()
@@ -245,7 +271,8 @@ def test_changed_teacher_file_is_refused_then_forced(tmp_path):
     torch.manual_seed(5); save_teacher(get_model('resnet8'), 'resnet8', tfile.parents[1])   # another teacher, same path
     with pytest.raises(ValueError) as e: fit(c, progress=False)
     msg = str(e.value)
-    assert 'teacher' in msg and str(tfile) in msg and 'force_reuse=True' in msg and f'delete {RunDir(c).path}' in msg and one_sentence(msg)
+    assert ('teacher' in msg and str(tfile) in msg and 'force_reuse=True' in msg and f'delete {RunDir(c).path}' in msg
+            and one_sentence(msg))
     assert fit(c, progress=False, force_reuse=True) == first
 
 
@@ -253,7 +280,8 @@ def test_changed_dataset_file_is_refused(tmp_path):
     data = tmp_path / 'data'
     save_cifar100(make_synthetic(n_train=200, n_test=100, seed=1), data)
     torch.manual_seed(0); save_teacher(get_model('resnet8'), 'resnet8', tmp_path / 'teachers')
-    c = config(tmp_path, dataset='cifar100', data_root=str(data), teacher_root=str(tmp_path / 'teachers'), data_args={}, epochs=1)
+    c = config(tmp_path, dataset='cifar100', data_root=str(data), teacher_root=str(tmp_path / 'teachers'), data_args={},
+               epochs=1)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore'); fit(c, progress=False)
         save_cifar100(make_synthetic(n_train=200, n_test=100, seed=2), data)            # other images, same names
@@ -271,7 +299,8 @@ def test_corrupt_checkpoint_restarts_the_run_and_says_so(tmp_path):
     (run.path / 'result.json').unlink(); truncate(run.path / 'checkpoint.pt')
     with pytest.warns(UserWarning, match='checkpoint.pt is unreadable .*restarting'):
         again = fit(c, progress=False)
-    assert again['final'] == ref['final'] and again['best'] == ref['best']      # trained again from scratch, same result
+    # trained again from scratch, same result
+    assert again['final'] == ref['final'] and again['best'] == ref['best']
     assert_nothing_poisoned(tmp_path / 'runs')
 
 
@@ -295,7 +324,8 @@ def test_missing_or_corrupt_synthetic_teacher_is_retrained(tmp_path):
     student = resolve_config(c, seed=1)
     tfile.unlink()
     with pytest.warns(UserWarning, match='rebuilding it'): fit(student, progress=False)
-    assert tfile.read_bytes() == original                                           # rebuilt from its run: the same weights
+    # rebuilt from its run: the same weights
+    assert tfile.read_bytes() == original
     truncate(tfile)
     with pytest.warns(UserWarning, match='rebuilding it'): fit(resolve_config(c, seed=2), progress=False)
     assert tfile.read_bytes() == original
@@ -321,7 +351,8 @@ def test_temp_files_of_a_killed_write_are_removed_and_resume_says_so(tmp_path, m
 
 
 HOLD = ("import sys, time; from zscore_kd.files import FolderLock; "
-        "lock = FolderLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(float(sys.argv[2])); lock.release()")
+        "lock = FolderLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(float(sys.argv[2])); "
+        "lock.release()")
 
 
 def hold_lock(folder, seconds):
@@ -394,7 +425,8 @@ def test_damaged_student_weights_say_what_works(tmp_path):
     with pytest.raises(ValueError, match="cannot be rebuilt .*use which='final'"): load_run(run.path)
     truncate(run.path / 'student_final.pth')
     with pytest.raises(ValueError) as e: load_run(run.path, which='final')
-    assert f"delete {run.path / 'result.json'} and run the same command again" in str(e.value) and one_sentence(str(e.value))
+    assert (f"delete {run.path / 'result.json'} and run the same command again" in str(e.value)
+            and one_sentence(str(e.value)))
     (run.path / 'result.json').unlink(); fit(c, progress=False)                    # the advice, followed literally
     assert load_run(run.path, which='final').student is not None
 
@@ -409,15 +441,18 @@ def test_papermill_divergence_is_one_true_sentence(tmp_path):
 
 def test_papermill_out_dir_that_is_a_file(tmp_path):
     (tmp_path / 'runs').write_text('a file')
-    with pytest.raises(pm.PapermillExecutionError) as e: papermill(tmp_path, '10_train', out_dir=str(tmp_path / 'runs'), **TINY)
+    with pytest.raises(pm.PapermillExecutionError) as e:
+        papermill(tmp_path, '10_train', out_dir=str(tmp_path / 'runs'), **TINY)
     assert 'is a file, not a folder' in e.value.evalue and one_sentence(e.value.evalue)
 
 
 def test_papermill_refuses_a_run_whose_teacher_changed_unless_forced(tmp_path):
-    fit(method='kd', logit_stand=True, teacher='resnet8', student='resnet8', out_dir=str(tmp_path / 'runs'), progress=False,
+    fit(method='kd', logit_stand=True, teacher='resnet8', student='resnet8', out_dir=str(tmp_path / 'runs'),
+        progress=False,
         **TINY)                                                 # the run the notebook's parameters name, trained here
     tfile = next((tmp_path / 'runs').glob('vanilla-resnet8-*/teacher/resnet8_vanilla/ckpt_epoch_240.pth'))
     torch.manual_seed(3); save_teacher(get_model('resnet8'), 'resnet8', tfile.parents[1])
-    with pytest.raises(pm.PapermillExecutionError) as e: papermill(tmp_path, '10_train', out_dir=str(tmp_path / 'runs'), **TINY)
+    with pytest.raises(pm.PapermillExecutionError) as e:
+        papermill(tmp_path, '10_train', out_dir=str(tmp_path / 'runs'), **TINY)
     assert 'was made from another teacher checkpoint' in e.value.evalue and '-p force_reuse True' in e.value.evalue
     papermill(tmp_path, '10_train', out_dir=str(tmp_path / 'runs'), force_reuse=True, **TINY)

@@ -13,7 +13,8 @@ def saved(tmp_path_factory):
     "The notebook papermill saves after a tiny KD+Ours run (teacher 1 epoch, student 2)."
     tmp = tmp_path_factory.mktemp('headless')
     pm.execute_notebook(str(NBS / '10_train.ipynb'), str(tmp / 'out.ipynb'), kernel_name='python3', progress_bar=False,
-                        parameters=dict(epochs=2, teacher_epochs=1, data_args={'n_train': 256, 'n_test': 128}, device='cpu',
+                        parameters=dict(epochs=2, teacher_epochs=1, data_args={'n_train': 256, 'n_test': 128},
+                                        device='cpu',
                                         out_dir=str(tmp / 'runs')), execution_timeout=600)
     return json.loads((tmp / 'out.ipynb').read_text())
 
@@ -21,14 +22,17 @@ def outputs(nb): return [o for c in nb['cells'] for o in c.get('outputs', [])]
 
 def test_no_widget_bars_in_the_saved_notebook(saved):
     assert not [o for o in outputs(saved) if WIDGET in o.get('data', {})], 'widget progress bars were saved'
-    assert not any('\r' in ''.join(o.get('text', '')) for o in outputs(saved)), 'text bars (carriage returns) were saved'
+    assert not any('\r' in ''.join(o.get('text', ''))
+                   for o in outputs(saved)), 'text bars (carriage returns) were saved'
 
 def test_one_line_per_epoch_and_a_summary(saved):
     text = ''.join(''.join(o.get('text', '')) for o in outputs(saved) if o.get('output_type') == 'stream')
     student = [l for l in text.splitlines() if l.startswith('kd-resnet8-')]
     assert [re.search(r' epoch (\d)/2: loss [\d.]+ ', l).group(1) for l in student[:2]] == ['1', '2'], text
-    assert re.fullmatch(r'kd-resnet8-\w+ done: final top-1 [\d.]+% \(epoch 2\), best [\d.]+% \(epoch \d\), [\d.]+ s', student[2])
-    assert any(re.search(r'vanilla-resnet8-\w+ epoch 1/1: loss', l) for l in text.splitlines()), 'no line for the teacher'
+    assert re.fullmatch(r'kd-resnet8-\w+ done: final top-1 [\d.]+% \(epoch 2\), best [\d.]+% \(epoch \d\), [\d.]+ s',
+                        student[2])
+    assert any(re.search(r'vanilla-resnet8-\w+ epoch 1/1: loss', l)
+               for l in text.splitlines()), 'no line for the teacher'
 
 def test_parameters_as_tables_not_dicts(saved):
     md = [''.join(o['data']['text/markdown']) for o in outputs(saved) if 'text/markdown' in o.get('data', {})]

@@ -28,19 +28,22 @@ TORCHRUN = [sys.executable, '-m', 'torch.distributed.run', '--standalone']
 
 @pytest.fixture(scope='module')
 def imagenet(tmp_path_factory):
-    "A 4-class ImageFolder tree of JPEGs (32 train, 12 val) and a 4-class ResNet34 teacher in a private torchvision cache."
+    "A 4-class ImageFolder tree of JPEGs (32 train, 12 val) and a 4-class ResNet34 teacher in a private torch cache."
     base = tmp_path_factory.mktemp('imagenet')
     root = make_imagefolder(base / 'tree', num_classes=4, n_train=8, n_val=3)
     cache = base / 'torch' / 'hub' / 'checkpoints'; cache.mkdir(parents=True)
-    torch.manual_seed(0); torch.save(torchvision.models.resnet34(num_classes=4).state_dict(), cache / teacher_file('ResNet34').name)
+    torch.manual_seed(0)
+    torch.save(torchvision.models.resnet34(num_classes=4).state_dict(), cache / teacher_file('ResNet34').name)
     env = {**os.environ, 'TORCH_HOME': str(base / 'torch'), 'OMP_NUM_THREADS': '1', 'PYTHONPATH': str(ROOT)}
     return root, env
 
 
 def kd_ls(root, out, epochs=2):
     "CLI arguments of an ImageNet KD+LS R34->R18 run at crop 32 (decoding and cropping on the run's device)."
-    return ['--method', 'kd', '--logit_stand', 'True', '--teacher', 'ResNet34', '--student', 'ResNet18', '--dataset', 'imagenet',
-            '--data_root', str(root), '--data_args', '{"crop_size": 32, "workers": 0, "loader": "device"}', '--batch_size', '16',
+    return ['--method', 'kd', '--logit_stand', 'True', '--teacher', 'ResNet34', '--student', 'ResNet18', '--dataset',
+            'imagenet',
+            '--data_root', str(root), '--data_args', '{"crop_size": 32, "workers": 0, "loader": "device"}',
+            '--batch_size', '16',
             '--epochs', str(epochs), '--device', 'cpu', '--out_dir', str(out)]
 
 
@@ -52,7 +55,8 @@ def run(cmd, env, timeout=600):
 
 def result(out_dir, prefix=''):
     (path,) = Path(out_dir).glob(f'{prefix}*/result.json')
-    return json.loads(path.read_text()), [json.loads(l) for l in (path.parent / 'metrics.jsonl').read_text().splitlines()]
+    return json.loads(path.read_text()), [json.loads(l)
+                                          for l in (path.parent / 'metrics.jsonl').read_text().splitlines()]
 
 
 def scores(history): return [(h['epoch'], h['train_loss'], h['test_top1'], h['test_top5']) for h in history]
@@ -66,7 +70,8 @@ def test_imagenet_run_at_crop_32(imagenet, tmp_path):
     res, hist = result(tmp_path)
     assert printed['final'] == res['final'] and res['world_size'] == 1 and res['epochs'] == 2
     assert res['config']['dataset'] == 'imagenet' and res['teacher']['name'] == 'ResNet34'
-    assert res['method']['logit_stand'] == 'zscore' and res['method']['tau'] == 2.0 and res['method']['kd_weight'] == 9.0
+    assert (res['method']['logit_stand'] == 'zscore' and res['method']['tau'] == 2.0
+            and res['method']['kd_weight'] == 9.0)
     assert [h['epoch'] for h in hist] == [1, 2] and all(round(h['test_top1'] * 12 / 100, 6).is_integer() for h in hist)
 
 
@@ -83,13 +88,15 @@ def test_torchrun_two_processes(two_ranks):
     res, hist = two_ranks
     assert res['world_size'] == 2 and res['final']['epoch'] == 3
     # every val image counted once over the two ranks: accuracies are multiples of 1/12
-    assert all(round(h['test_top1'] * 12 / 100, 6).is_integer() and round(h['test_top5'] * 12 / 100, 6).is_integer() for h in hist)
+    assert all(round(h['test_top1'] * 12 / 100, 6).is_integer() and round(h['test_top5'] * 12 / 100, 6).is_integer()
+               for h in hist)
 
 
 def test_world_size_one_equals_plain_run(tmp_path):
     "A CIFAR-path run under torchrun with one process gives the same numbers as the plain run."
     env = {**os.environ, 'OMP_NUM_THREADS': '1', 'PYTHONPATH': str(ROOT)}
-    args = ['--method', 'kd', '--teacher', 'resnet8', '--student', 'resnet8', '--data_args', '{"n_train": 256, "n_test": 128}',
+    args = ['--method', 'kd', '--teacher', 'resnet8', '--student', 'resnet8', '--data_args',
+            '{"n_train": 256, "n_test": 128}',
             '--epochs', '2', '--teacher_epochs', '1', '--device', 'cpu']
     run([sys.executable, '-m', 'zscore_kd', *args, '--out_dir', str(tmp_path / 'plain')], env)
     run([*TORCHRUN, '--nproc_per_node', '1', '-m', 'zscore_kd', *args, '--out_dir', str(tmp_path / 'ddp')], env)
@@ -109,13 +116,14 @@ def workers_of(pid: int) -> list:
 
 
 def test_resume_after_killing_a_rank(imagenet, two_ranks, tmp_path):
-    "SIGKILL one rank after the first checkpoint: torchrun stops the run; the same command resumes it to the same result."
+    "SIGKILL one rank after the first checkpoint: torchrun stops the run; the same command resumes it, same result."
     root, env = imagenet
     cmd = [*TORCHRUN, '--nproc_per_node', '2', '-m', 'zscore_kd', *kd_ls(root, tmp_path, epochs=3)]
     agent = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 300
-        while not list(tmp_path.glob('*/checkpoint.pt')) and time.time() < deadline and agent.poll() is None: time.sleep(0.2)
+        while not list(tmp_path.glob('*/checkpoint.pt')) and time.time() < deadline and agent.poll() is None:
+            time.sleep(0.2)
         assert list(tmp_path.glob('*/checkpoint.pt')), 'no checkpoint was written'
         ranks = workers_of(agent.pid)
         assert len(ranks) == 2, ranks
@@ -134,11 +142,13 @@ def test_resume_after_killing_a_rank(imagenet, two_ranks, tmp_path):
 
 
 def test_papermill_gpus_launches_torchrun(tmp_path):
-    "`-p gpus 2` makes 10_train start torchrun (two CPU processes here) and show its output; the run records world size 2."
+    "`-p gpus 2` makes 10_train start torchrun (two CPU processes here) and show its output; world size 2 is recorded."
     import papermill as pm
     out = tmp_path / 'ddp.ipynb'
-    pm.execute_notebook(str(ROOT / 'nbs' / '10_train.ipynb'), str(out), kernel_name='python3', cwd=str(ROOT / 'nbs'), progress_bar=False,
-                        parameters=dict(gpus=2, device='cpu', epochs=1, teacher_epochs=1, data_args={'n_train': 256, 'n_test': 128},
+    pm.execute_notebook(str(ROOT / 'nbs' / '10_train.ipynb'), str(out), kernel_name='python3', cwd=str(ROOT / 'nbs'),
+                        progress_bar=False,
+                        parameters=dict(gpus=2, device='cpu', epochs=1, teacher_epochs=1,
+                                        data_args={'n_train': 256, 'n_test': 128},
                                         out_dir=str(tmp_path / 'runs')), execution_timeout=600)
     res, hist = result(tmp_path / 'runs', 'kd-')
     assert res['world_size'] == 2 and res['config']['world_size'] == 2 and [h['epoch'] for h in hist] == [1]

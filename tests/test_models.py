@@ -15,7 +15,8 @@ from zscore_kd.models.imagenet import get_imagenet_model, list_imagenet_models
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / 'tests' / 'fixtures' / 'model_logits.pt'
-EXTRA_WRN_PARAMS = {'wrn_28_2': 1_479_220, 'wrn_16_4': 2_772_020, 'wrn_28_4': 5_872_180}  # the official definitions' counts
+# the official definitions' counts
+EXTRA_WRN_PARAMS = {'wrn_28_2': 1_479_220, 'wrn_16_4': 2_772_020, 'wrn_28_4': 5_872_180}
 
 
 pytestmark = pytest.mark.usefixtures('one_thread')  # tests/conftest.py
@@ -49,7 +50,8 @@ def test_layout_and_params(name):
         assert [(k, tuple(v.shape)) for k, v in model.state_dict().items()] == layout
     else: params = EXTRA_WRN_PARAMS[name]
     assert count_params(model) == params
-    assert (model.num_classes, model.feat_dim) == (100, model.state_dict()[[k for k, v in model.state_dict().items() if v.dim() == 2][-1]].shape[1])
+    classifier = [v for v in model.state_dict().values() if v.dim() == 2][-1]
+    assert (model.num_classes, model.feat_dim) == (100, classifier.shape[1])
 
 
 @pytest.mark.parametrize('name', list_models())
@@ -74,10 +76,12 @@ def pinned_logits(name):
 @pytest.mark.parametrize('name', list_models())
 def test_pinned_logits(name):
     pinned = torch.load(FIXTURE, weights_only=True)
-    assert set(pinned) == set(list_models()), 'a model was added or removed: regenerate with `python tests/test_models.py --regen`'
+    assert set(pinned) == set(list_models()), \
+        'a model was added or removed: regenerate with `python tests/test_models.py --regen`'
     train, eval_ = pinned_logits(name)
     torch.testing.assert_close(train, pinned[name]['train'], rtol=1e-4, atol=1e-4)
-    torch.testing.assert_close(eval_, pinned[name]['eval'], rtol=1e-4, atol=1e-4 * pinned[name]['eval'].abs().max().item())
+    torch.testing.assert_close(eval_, pinned[name]['eval'], rtol=1e-4,
+                               atol=1e-4 * pinned[name]['eval'].abs().max().item())
 
 
 def test_wrn_double_bn_update_switch():
@@ -115,7 +119,8 @@ def test_repdistiller_checkpoint_with_optimizer_loads(tmp_path):
     opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     model(torch.randn(2, 3, 32, 32)).sum().backward(); opt.step()
     path = teacher_path('resnet8', tmp_path / 'cifar_teachers'); path.parent.mkdir(parents=True)
-    torch.save({'epoch': 240, 'model': model.state_dict(), 'accuracy': torch.tensor(61.2), 'optimizer': opt.state_dict()}, path)
+    torch.save({'epoch': 240, 'model': model.state_dict(), 'accuracy': torch.tensor(61.2),
+                'optimizer': opt.state_dict()}, path)
     teacher = load_teacher('resnet8', tmp_path)
     assert not teacher.training
     assert all(torch.equal(a, b) for a, b in zip(teacher.state_dict().values(), model.state_dict().values()))
@@ -145,7 +150,8 @@ def one_sentence(exc):
 def test_load_teacher_failures(tmp_path):
     with pytest.raises(FileNotFoundError) as e: load_teacher('resnet56', tmp_path)
     assert one_sentence(e) and str(tmp_path) in str(e.value) and 'teacher_root' in str(e.value)
-    assert 'cifar_teachers.tar' in str(e.value) and '-p method vanilla -p student resnet56 -p dataset cifar100' in str(e.value)
+    assert ('cifar_teachers.tar' in str(e.value)
+            and '-p method vanilla -p student resnet56 -p dataset cifar100' in str(e.value))
     path = teacher_path('resnet56', tmp_path); path.parent.mkdir()
     path.write_bytes(b'\x80\x02garbage')
     with pytest.raises(ValueError) as e: load_teacher('resnet56', tmp_path)
@@ -162,7 +168,8 @@ def test_load_teacher_failures(tmp_path):
     save_teacher(get_model('vgg8'), 'resnet56', tmp_path)
     with pytest.raises(ValueError, match='does not fit architecture'): load_teacher('resnet56', tmp_path)
     save_teacher(get_model('resnet56', num_classes=10), 'resnet56', tmp_path)
-    with pytest.raises(ValueError, match='has 10 classes but 100 were asked for') as e: load_teacher('resnet56', tmp_path)
+    with pytest.raises(ValueError, match='has 10 classes but 100 were asked for') as e:
+        load_teacher('resnet56', tmp_path)
     assert one_sentence(e)
     assert load_teacher('resnet56', tmp_path, num_classes=10).num_classes == 10
 
@@ -193,7 +200,8 @@ def test_imagenet_models(name):
     mobile = name.startswith('MobileNet')
     if not mobile:
         tv = getattr(torchvision.models, name.lower())()
-        assert [(k, v.shape) for k, v in tv.state_dict().items()] == [(k, v.shape) for k, v in get_imagenet_model(name).state_dict().items()]
+        ours = get_imagenet_model(name).state_dict()
+        assert [(k, v.shape) for k, v in tv.state_dict().items()] == [(k, v.shape) for k, v in ours.items()]
     x = torch.randn(1, 3, 224 if mobile else 64, 224 if mobile else 64)
     logits, feats = model(x, features=True)
     assert logits.shape == (1, 10) and feats['pooled_feat'].shape == (1, model.feat_dim)
@@ -205,7 +213,8 @@ def test_imagenet_teacher_files(tmp_path, monkeypatch):
     import torchvision
     from zscore_kd.models.imagenet import load_imagenet_teacher, teacher_file
     monkeypatch.setenv('TORCH_HOME', str(tmp_path))
-    with pytest.raises(FileNotFoundError, match='resnet34-b627a593.pth') as e: load_imagenet_teacher('ResNet34', download=False)
+    with pytest.raises(FileNotFoundError, match='resnet34-b627a593.pth') as e:
+        load_imagenet_teacher('ResNet34', download=False)
     assert one_sentence(e)
     folder = teacher_file('ResNet34').parent; folder.mkdir(parents=True)
     tv = torchvision.models.resnet34().eval()

@@ -17,7 +17,8 @@ def test_train_notebook_has_one_parameter_per_runconfig_field():
     "`sweeps.command` hands any planned run to nbs/10_train.ipynb, so papermill must see every field there."
     params = set(pm.inspect_notebook(str(ROOT / 'nbs' / '10_train.ipynb')))
     as_field = {'gpus': 'world_size'}  # 10_train's gpus is the run's world size (the torchrun processes it launches)
-    assert {as_field.get(p, p) for p in params - {'force_reuse'}} == {f.name for f in dataclasses.fields(RunConfig)}  # force_reuse: a fit() option
+    # force_reuse: a fit() option
+    assert {as_field.get(p, p) for p in params - {'force_reuse'}} == {f.name for f in dataclasses.fields(RunConfig)}
 
 
 def test_papermill_from_the_repository_root_writes_runs_inside_it(tmp_path):

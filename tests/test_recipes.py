@@ -1,4 +1,4 @@
-"The published recipes in zscore_kd/published/recipes.csv: the corrections found against the official repositories stay made."
+"The published recipes in zscore_kd/published/recipes.csv: corrections found against the official repositories stay."
 import csv
 from pathlib import Path
 from types import SimpleNamespace
@@ -28,7 +28,8 @@ def test_keys_unique_and_every_row_says_who_produced_the_number():
     assert not [r for r in ROWS if 'SPEC' in r['source'] + r['note']]  # real sources only
 
 
-@pytest.mark.parametrize('teacher,student', [('resnet32x4', 'ShuffleV1'), ('resnet32x4', 'vgg8'), ('wrn_40_2', 'ShuffleV1')]
+@pytest.mark.parametrize('teacher,student',
+                         [('resnet32x4', 'ShuffleV1'), ('resnet32x4', 'vgg8'), ('wrn_40_2', 'ShuffleV1')]
                          + [(t, 'wrn_16_2') for t in T5_TEACHERS if t != 'wrn_40_2'])
 def test_dkd_ours_without_a_log_uses_the_supplements_kd_weight_12(teacher, student):
     r = one('dkd', teacher, student, 'zscore')
@@ -42,9 +43,10 @@ def test_dkd_ours_with_a_log_keeps_the_logged_weight():
 
 
 def test_ctkd_wrn_students_turn_the_double_bn_update_off_and_nothing_else_does():
-    off = {(r['method'], r['teacher'], r['student'], r['logit_stand']) for r in ROWS if r['student_args'] == 'double_bn_update=False'}
-    expected = {('ctkd', t, s, st) for t, s in [('resnet32x4', 'wrn_16_2'), ('resnet32x4', 'wrn_40_2'), ('wrn_40_2', 'wrn_40_1'),
-                                                ('wrn_40_2', 'wrn_16_2')] for st in ('none', 'zscore')}
+    off = {(r['method'], r['teacher'], r['student'], r['logit_stand']) for r in ROWS
+           if r['student_args'] == 'double_bn_update=False'}
+    pairs = [('resnet32x4', 'wrn_16_2'), ('resnet32x4', 'wrn_40_2'), ('wrn_40_2', 'wrn_40_1'), ('wrn_40_2', 'wrn_16_2')]
+    expected = {('ctkd', t, s, st) for t, s in pairs for st in ('none', 'zscore')}
     assert off == expected  # 8 runs
     assert {r['student_args'] for r in ROWS} == {'', 'double_bn_update=False'}
 
@@ -87,5 +89,6 @@ def test_the_recipe_reader_sees_the_corrections():
     assert paper_recipe(cfg('dkd', 'ResNet50', 'wrn_16_2', True))['kd_weight'] == 12
     assert paper_recipe(cfg('mlkd', 'vgg13', 'vgg8', False))['lr'] == 0.025
     assert paper_recipe(cfg('atkd', 'wrn_28_4', 'wrn_16_2', False))['base_temp'] == 4
-    assert paper_recipe(cfg('atkd', 'wrn_28_4', 'wrn_16_2', False))['method_args'] == {'multiplier': 2, 'centered': False}
+    atkd = paper_recipe(cfg('atkd', 'wrn_28_4', 'wrn_16_2', False))
+    assert atkd['method_args'] == {'multiplier': 2, 'centered': False}
     assert paper_recipe(cfg('ctkd', 'resnet32x4', 'wrn_40_2', True))['student_args'] == {'double_bn_update': False}

@@ -1,4 +1,4 @@
-"""Sweeps and commands that a notebook cannot hold: a planned run's own command, the process pool, submitit's executor."""
+"""Sweeps and commands a notebook cannot hold: a planned run's own command, the process pool, submitit's executor."""
 import subprocess
 from pathlib import Path
 

@@ -68,7 +68,8 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
     assert (ck is None and not done) or ck['epoch'] == len(done)
 
 def test_missing_cifar_fails_before_any_work(tmp_path):
-    c = resolve_config(method='kd', dataset='cifar100', data_root=str(tmp_path / 'nodata'), out_dir=str(tmp_path / 'runs'),
+    c = resolve_config(method='kd', dataset='cifar100', data_root=str(tmp_path / 'nodata'),
+                       out_dir=str(tmp_path / 'runs'),
                        teacher='resnet32x4', student='resnet8x4', device='cpu')
     with pytest.raises(FileNotFoundError, match='cifar-100-python'): fit(c, progress=False)
     assert not (tmp_path / 'runs').exists()
@@ -76,7 +77,8 @@ def test_missing_cifar_fails_before_any_work(tmp_path):
 def test_standardized_kd_beats_the_student_alone(tmp_path):
     """The embedded default's claim: on the synthetic data a short KD+Ours run beats training the student alone.
     Measured on the 2-core CPU: alone 16.2%, KD 17.8%, KD+Ours 22.7%, DKD+Ours 25.4% top-1 after 5 epochs."""
-    base = dict(teacher='resnet8', student='resnet8', device='cpu', out_dir=str(tmp_path), **QUICK)  # 10_train's default
+    # 10_train's default
+    base = dict(teacher='resnet8', student='resnet8', device='cpu', out_dir=str(tmp_path), **QUICK)
     alone = fit(method='vanilla', progress=False, **base)
     kd = fit(method='kd', logit_stand=True, progress=False, **base)
     assert kd['final']['top1'] > alone['final']['top1'] + 1.0, (kd['final'], alone['final'])

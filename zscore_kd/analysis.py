@@ -29,31 +29,36 @@ def _dataset(name: str, root: str, args: str):
     return load_dataset(name, root=root, **json.loads(args))
 
 def _unreadable(ckpt: Path, which: str, e: Exception) -> str:
-    "Sentence for damaged student weights, with the fix that works: final is rewritten from the checkpoint, best is not."
-    if which == 'final': return (f"{ckpt} is unreadable ({type(e).__name__}); delete {ckpt.parent / 'result.json'} and run the "
-                                 f"same command again to write it from the checkpoint.")
-    return (f"{ckpt} is unreadable ({type(e).__name__}) and cannot be rebuilt (the checkpoint holds the last epoch only); "
-            f"use which='final', or delete {ckpt.parent} and train the run again.")
+    "Sentence for damaged student weights, with the fix that works (final is rebuilt from the checkpoint, best not)."
+    if which == 'final':
+        return (f"{ckpt} is unreadable ({type(e).__name__}); delete {ckpt.parent / 'result.json'} and run the "
+                f"same command again to write it from the checkpoint.")
+    return (f"{ckpt} is unreadable ({type(e).__name__}) and cannot be rebuilt (the checkpoint holds the last epoch "
+            f"only); use which='final', or delete {ckpt.parent} and train the run again.")
 
 def load_run(run_dir, which: str = 'best') -> SimpleNamespace:
     "A run's config, result (if finished), data, student (`which` = best | final weights) and teacher, on the CPU."
     path = home_path(run_dir)
     if not (path / 'config.json').is_file():
-        raise FileNotFoundError(f'{path} is not a run folder (it has no config.json); pass a folder under runs/ written by fit().')
+        raise FileNotFoundError(f'{path} is not a run folder (it has no config.json); pass a folder under runs/ '
+                                'written by fit().')
     if which not in ('best', 'final'): raise ValueError(f"which must be 'best' or 'final', got {which!r}.")
     if (fields := read_json(path / 'config.json')) is None:
-        raise ValueError(f"{path / 'config.json'} is unreadable; run the command that trained this run again to rewrite it.")
+        raise ValueError(f"{path / 'config.json'} is unreadable; run the command that trained this run again to "
+                         "rewrite it.")
     info = fields.pop('teacher_info', None); fields.pop('hash', None)
     c = RunConfig(**{**fields, 'out_dir': str(path.parent), 'lr_decay_epochs': tuple(fields['lr_decay_epochs'])})
     ckpt = path / f'student_{which}.pth'
     if not ckpt.is_file():
-        raise FileNotFoundError(f'{path} has no student_{which}.pth yet; ' + ('let the run finish an epoch.' if which == 'best' else
+        raise FileNotFoundError(f'{path} has no student_{which}.pth yet; '
+                                + ('let the run finish an epoch.' if which == 'best' else
                                 'let the run finish (or use which="best").'))
     data = _dataset(c.dataset, c.data_root, json.dumps(c.data_args, sort_keys=True))
     student = get_model(c.student, data.num_classes)
     try: student.load_state_dict(torch.load(ckpt, map_location='cpu', weights_only=True)['model'])
     except Exception as e: raise ValueError(_unreadable(ckpt, which, e)) from None
-    teacher = load_teacher(info.get('name') or c.teacher, path.parent / info['root'], num_classes=data.num_classes) if info else None
+    teacher = load_teacher(info.get('name') or c.teacher, path.parent / info['root'],
+                           num_classes=data.num_classes) if info else None
     result = read_json(path / 'result.json')
     return SimpleNamespace(path=path, config=c, result=result, data=data, student=student.eval(), teacher=teacher)
 
@@ -97,7 +102,8 @@ REAL_DATA = ('cifar100', 'imagenet')  # the paper's data: only runs on these are
 
 def official_logs(cell) -> list:
     "The (final, best) top-1 of each run in the LS repository's released logs of a Z-score cell (`logs/`), else []."
-    if cell.logit_stand != 'zscore' or cell.base_temp is not None: return []  # the logs are the recipes' runs, not ablations
+    # the logs are the recipes' runs, not ablations
+    if cell.logit_stand != 'zscore' or cell.base_temp is not None: return []
     return [(parse_number(r['final_top1']), parse_number(r['best_top1'])) for r in load_csv('official_logs.csv')
             if (r['method'].lower(), r['teacher'], r['student']) == (cell.method, cell.teacher, cell.student)]
 
@@ -112,8 +118,9 @@ def cell_rows(planned: list) -> list:
         paper, ran_as = c.paper.get('top1'), _ran_as(c, ps)
         data = next((p.config.dataset for p in ps if p.config is not None), None)
         comparable = data in REAL_DATA and not ran_as
-        rows.append(dict(table=c.table, row=c.row, teacher=c.teacher, student=c.student, tau=c.base_temp, kd_weight=c.kd_weight,
-                         final_mean=fm, final_std=fs, best_mean=bm, best_std=bs, n=n, planned=sum(p.config is not None for p in ps),
+        rows.append(dict(table=c.table, row=c.row, teacher=c.teacher, student=c.student, tau=c.base_temp,
+                         kd_weight=c.kd_weight, final_mean=fm, final_std=fs, best_mean=bm, best_std=bs, n=n,
+                         planned=sum(p.config is not None for p in ps),
                          paper_top1=paper, paper_top5=c.paper.get('top5'), data=data, comparable=comparable,
                          delta_best=None if bm is None or paper is None or not comparable else bm - paper,
                          log=official_logs(c), ran_as=ran_as, note=ps[0].why_not))
@@ -126,11 +133,13 @@ def run_rows(planned: list) -> list:
     for p in planned:
         r = RunDir(p.config).result() if p.config is not None and RunDir(p.config).finished else None
         f, b = (r or {}).get('final', {}), (r or {}).get('best', {})
-        rows.append(dict(table=p.cell.table, row=p.cell.row, teacher=p.cell.teacher, student=p.cell.student, tau=p.cell.base_temp,
+        rows.append(dict(table=p.cell.table, row=p.cell.row, teacher=p.cell.teacher, student=p.cell.student,
+                         tau=p.cell.base_temp,
                          kd_weight=p.cell.kd_weight, seed=p.seed, folder=RunDir(p.config).path.name if p.config else '',
                          status='finished' if r else ('not runnable' if p.config is None else 'not finished'),
                          final_epoch=f.get('epoch'), final_top1=f.get('top1'), final_top5=f.get('top5'),
-                         best_epoch=b.get('epoch'), best_top1=b.get('top1'), best_top5=b.get('top5'), paper_top1=p.cell.paper.get('top1')))
+                         best_epoch=b.get('epoch'), best_top1=b.get('top1'), best_top5=b.get('top5'),
+                         paper_top1=p.cell.paper.get('top1')))
     return rows
 
 # %% ../nbs/09_analysis.ipynb #1d994ac7
@@ -143,11 +152,13 @@ def table_columns(rows: list) -> list:
     "(header, row -> text) pairs of the rendered table."
     cols = [('teacher → student', lambda r: f"{r['teacher']} → {r['student']}"), ('method', lambda r: r['row'])]
     if any(r['ran_as'] for r in rows): cols.append(('ours ran as', lambda r: r['ran_as']))
-    if any(r['tau'] is not None for r in rows): cols += [('τ', lambda r: f"{r['tau']:g}"), ('λ_KD', lambda r: f"{r['kd_weight']:g}")]
+    if any(r['tau'] is not None for r in rows):
+        cols += [('τ', lambda r: f"{r['tau']:g}"), ('λ_KD', lambda r: f"{r['kd_weight']:g}")]
     data = sorted({r['data'] for r in rows if r['data']})
     on, apart = f" on {'/'.join(data)}" if data else '', any(r['data'] and not r['comparable'] for r in rows)
     cols += [(f'ours final{on} (mean ± std)', lambda r: _pm(r['final_mean'], r['final_std'])),
-             (f'ours best{on} (mean ± std)', lambda r: _pm(r['best_mean'], r['best_std'])), ('n (done/planned)', lambda r: f"{r['n']}/{r['planned']}"),
+             (f'ours best{on} (mean ± std)', lambda r: _pm(r['best_mean'], r['best_std'])),
+             ('n (done/planned)', lambda r: f"{r['n']}/{r['planned']}"),
              ('paper (for reference)' if apart else 'paper', lambda r: _num(r['paper_top1']))]
     if any(r['paper_top5'] is not None for r in rows): cols.append(('paper top-5', lambda r: _num(r['paper_top5'])))
     if any(r['comparable'] for r in rows): cols.append(('Δ best − paper', lambda r: _num(r['delta_best'], True)))
@@ -160,8 +171,8 @@ def comparison_note(rows: list) -> str:
     apart = sorted({r['data'] for r in rows if r['data'] and not r['comparable']})
     if not apart: return ''
     models = ' with stand-in models' if any(r['ran_as'] for r in rows if not r['comparable']) else ''
-    return (f"Not comparable with the paper: ours ran on {'/'.join(apart)} data{models}; the paper's numbers (CIFAR-100, "
-            "ImageNet for Table 3) are shown for reference only, without Δ.")
+    return (f"Not comparable with the paper: ours ran on {'/'.join(apart)} data{models}; the paper's numbers "
+            "(CIFAR-100, ImageNet for Table 3) are shown for reference only, without Δ.")
 
 # %% ../nbs/09_analysis.ipynb #6c03332e
 def records_markdown(rows: list, columns: dict) -> str:
@@ -174,9 +185,11 @@ def records_markdown(rows: list, columns: dict) -> str:
 def markdown_table(rows: list, caption: str = '') -> str:
     "The table as GitHub Markdown: a line saying so when ours are not comparable with the paper, then a caption line."
     note = comparison_note(rows)
-    return (f'**{note}**\n\n' if note else '') + records_markdown(rows, dict(table_columns(rows))) + (f'\n\n{caption}\n' if caption else '\n')
+    table = records_markdown(rows, dict(table_columns(rows)))
+    return (f'**{note}**\n\n' if note else '') + table + (f'\n\n{caption}\n' if caption else '\n')
 
-_TEX = {'\\': r'\textbackslash{}', '_': r'\_', '%': r'\%', '&': r'\&', '#': r'\#', '±': r'$\pm$', '→': r'$\to$', 'τ': r'$\tau$',
+_TEX = {'\\': r'\textbackslash{}', '_': r'\_', '%': r'\%', '&': r'\&', '#': r'\#', '±': r'$\pm$', '→': r'$\to$',
+        'τ': r'$\tau$',
         'λ': r'$\lambda$', 'Δ': r'$\Delta$', '−': '--', '–': '--', '—': '---', '×': r'$\times$'}
 
 def _tex(s: str) -> str: return ''.join(_TEX.get(ch, ch) for ch in str(s))
@@ -186,7 +199,8 @@ def latex_table(rows: list, caption: str = '') -> str:
     cols, caption = table_columns(rows), ' '.join(filter(None, (comparison_note(rows), caption)))
     body = [' & '.join(_tex(f(r)) for _, f in cols) + r' \\' for r in rows]
     return '\n'.join([r'\begin{table}[t]', r'\centering', r'\begin{tabular}{' + 'l' * len(cols) + '}', r'\toprule',
-                      ' & '.join(_tex(h) for h, _ in cols) + r' \\', r'\midrule', *body, r'\bottomrule', r'\end{tabular}',
+                      ' & '.join(_tex(h) for h, _ in cols) + r' \\', r'\midrule', *body, r'\bottomrule',
+                      r'\end{tabular}',
                       rf'\caption{{{_tex(caption)}}}', r'\end{table}']) + '\n'
 
 # %% ../nbs/09_analysis.ipynb #a4dee5c4
@@ -212,7 +226,8 @@ def duration(hours: float) -> str:
 
 def _setting(r: dict) -> str: return '' if r['tau'] is None else f"τ={r['tau']:g}, λ_KD={r['kd_weight']:g}"
 
-PLAN_COLUMNS = {'method': 'row', 'teacher → student': lambda r: f"{r['teacher']} → {r['student']}", 'setting': _setting, 'seed': 'seed',
+PLAN_COLUMNS = {'method': 'row', 'teacher → student': lambda r: f"{r['teacher']} → {r['student']}", 'setting': _setting,
+                'seed': 'seed',
                 'folder': 'folder', 'status': 'status', 'time (est.)': lambda r: duration(r['hours']), 'speed': 'speed',
                 'why not (and the recipe)': lambda r: r['command'] if r['status'] == 'not runnable' else ''}
 CATALOG_COLUMNS = {'key': 'key', 'title': 'title', 'cells': 'cells', 'not run': 'not_run', 'runs (toy)': 'toy_runs',

@@ -28,7 +28,8 @@ def check_images(images, size=SIZE):
     ok = isinstance(images, torch.Tensor) and images.dtype == torch.uint8 and images.dim() == 4 and images.shape[1] == 3
     if ok and size is not None: ok = tuple(images.shape[2:]) == (size, size)
     if not ok:
-        got = f'{images.dtype} tensor of shape {tuple(images.shape)}' if isinstance(images, torch.Tensor) else type(images).__name__
+        got = (f'{images.dtype} tensor of shape {tuple(images.shape)}' if isinstance(images, torch.Tensor)
+               else type(images).__name__)
         want = f'N×3×{size}×{size}' if size else 'N×3×H×W'
         raise ValueError(f'images must be a uint8 tensor of shape {want} (NCHW), got a {got}; '
                          'convert N×H×W×3 arrays with torch.as_tensor(a).permute(0, 3, 1, 2).')
@@ -49,7 +50,7 @@ def sample_views(n, generator=None, device=None):
 
 # %% ../nbs/04_augment.ipynb #38a3336b
 def crop_flip(images, views):
-    "Zero-pad by 4, crop 32×32 at each view's offset and mirror it if its flip bit is set (RandomCrop + RandomHorizontalFlip)."
+    "Zero-pad by 4, crop 32×32 at each view's offset, mirror where its flip bit is set (RandomCrop + HorizontalFlip)."
     check_images(images)
     n, side = len(images), SIZE + 2 * PAD
     dx, dy, flip = view_params(views.long())
@@ -95,7 +96,7 @@ def pil_op(img, op, v):
     return {'AutoContrast': ImageOps.autocontrast, 'Equalize': ImageOps.equalize, 'Identity': lambda im: im}[name](img)
 
 def pil_cutout(img, size, cx, cy):
-    "MLKD's Cutout: a (125, 123, 114) square of side `size`·width near centre (`cx`, `cy`), clipped as the official code clips it."
+    "MLKD's Cutout: a (125, 123, 114) square of side `size`·width at (`cx`, `cy`), clipped as the official code does."
     if size <= 0: return img
     side, (w, h) = size * img.size[0], img.size
     x0, y0 = int(max(0, cx - side / 2.0)), int(max(0, cy - side / 2.0))
@@ -115,7 +116,8 @@ def sample_rand_augment(n, generator=None, device=None, width=SIZE, height=SIZE,
     u = torch.rand(n, 5, generator=generator, device=device, dtype=torch.float64)
     lo, hi = _ranges(ops.device)[ops].unbind(-1)
     mags = lo + (hi - lo) * u[:, :2]
-    cx, cy = width + (cutout_low - width) * u[:, 3], height + (cutout_low - height) * u[:, 4]  # numpy's uniform(w) = w + (1 - w) U
+    # numpy's uniform(w) = w + (1 - w) U
+    cx, cy = width + (cutout_low - width) * u[:, 3], height + (cutout_low - height) * u[:, 4]
     return ops, mags, 0.5 * u[:, 2], cx, cy
 
 # %% ../nbs/04_augment.ipynb #213fd825
@@ -130,7 +132,8 @@ def _equalize_lut(x):
     "ImageOps.equalize's table per image and channel (float64, B×C×256)."
     B, C = x.shape[:2]
     srt = x.reshape(B * C, -1).int().sort(1).values
-    below = torch.searchsorted(srt, torch.arange(257, device=x.device, dtype=torch.int32).expand(B * C, -1).contiguous())
+    below = torch.searchsorted(srt,
+                               torch.arange(257, device=x.device, dtype=torch.int32).expand(B * C, -1).contiguous())
     n_top = srt.shape[1] - below.gather(1, srt[:, -1:].long())      # count of the largest value
     step = (srt.shape[1] - n_top) // 255
     lut = ((step // 2 + below[:, :256]) // step.clamp(min=1)).clamp(max=255)
@@ -171,7 +174,8 @@ def _blend_ops(x, op, v):
     d = torch.where(o == OP['Contrast'], mean, d)
     d = torch.where(o == OP['Sharpness'], _smooth(x), d).float()
     out = (d + v.float()[:, None, None, None] * (x.float() - d)).floor().clamp(0, 255).to(torch.uint8)
-    return torch.where((o == OP['Brightness']) | (o == OP['Color']) | (o == OP['Contrast']) | (o == OP['Sharpness']), out, x)
+    return torch.where((o == OP['Brightness']) | (o == OP['Color']) | (o == OP['Contrast']) | (o == OP['Sharpness']),
+                       out, x)
 
 # %% ../nbs/04_augment.ipynb #ee9253cc
 def affine_matrix(op, v, width, height):
@@ -182,13 +186,14 @@ def affine_matrix(op, v, width, height):
     cx, cy = width / 2, height / 2
     cands = {'Rotate': (cos, sin, cos * -cx + sin * -cy + cx, -sin, cos, -sin * -cx + cos * -cy + cy),
              'ShearX': (one, v, zero, zero, one, zero), 'ShearY': (one, zero, zero, v, one, zero),
-             'TranslateX': (one, zero, v * width, zero, one, zero), 'TranslateY': (one, zero, zero, zero, one, v * height)}
+             'TranslateX': (one, zero, v * width, zero, one, zero),
+             'TranslateY': (one, zero, zero, zero, one, v * height)}
     m = torch.stack((one, zero, zero, zero, one, zero), 1)
     for name, coeffs in cands.items(): m = torch.where(op[:, None] == OP[name], torch.stack(coeffs, 1), m)
     return m
 
 def _affine_ops(x, op, v):
-    "Rotate, ShearX/Y and TranslateX/Y by nearest-neighbour sampling with black fill, as PIL does; others pass unchanged."
+    "Rotate, ShearX/Y and TranslateX/Y by nearest-neighbour sampling with black fill, as PIL does; others pass."
     B, C, H, W = x.shape
     a, b, c, d, e, f = (t.view(B, 1, 1) for t in affine_matrix(op, v, W, H).unbind(1))
     xs, ys = torch.arange(W, device=x.device).view(1, 1, W), torch.arange(H, device=x.device).view(1, H, 1)
@@ -239,12 +244,16 @@ def pil_rand_augment(img, ops, mags, size, cx, cy):
     return pil_cutout(img, float(size), float(cx), float(cy))
 
 def upload_constants(device):
-    "Put the small constant tensors the ops use on `device` now: made on first use inside a loop, their copy would synchronise."
-    _stats(tuple(CIFAR100_MEAN), tuple(CIFAR100_STD), torch.device(device)); _ranges(torch.device(device)); _fill(torch.device(device))
+    "Put the ops' small constant tensors on `device` now (made on first use inside a loop, their copy would sync)."
+    _stats(tuple(CIFAR100_MEAN), tuple(CIFAR100_STD), torch.device(device))
+    _ranges(torch.device(device))
+    _fill(torch.device(device))
 
 class PILRandAugment:
-    "MLKD's RandAugment(2, 10) + Cutout as a torchvision-style transform of PIL images, drawing from torch's global RNG."
-    def __init__(self, cutout_low=1.0): self.cutout_low = cutout_low  # 1.0: official Cutout centre in (1, w]; 0.0: (0, w]
+    "MLKD's RandAugment(2, 10) + Cutout as a torchvision-style PIL transform, drawing from torch's global RNG."
+    # 1.0: official Cutout centre in (1, w]; 0.0: (0, w]
+    def __init__(self, cutout_low=1.0): self.cutout_low = cutout_low
     def __call__(self, img):
-        ops, mags, size, cx, cy = sample_rand_augment(1, width=img.size[0], height=img.size[1], cutout_low=self.cutout_low)
+        ops, mags, size, cx, cy = sample_rand_augment(1, width=img.size[0], height=img.size[1],
+                                                      cutout_low=self.cutout_low)
         return pil_rand_augment(img, ops[0], mags[0], size[0], cx[0], cy[0])

@@ -54,7 +54,8 @@ def build_logit_table(teacher: nn.Module, images: Tensor,  # uint8 N×3×32×32 
             if channels_last: x = x.contiguous(memory_format=torch.channels_last)
             with (autocast() if autocast else torch.autocast(x.device.type, enabled=False)):
                 logits = teacher(x)
-            if table is None: table = torch.empty(len(images), NUM_VIEWS, logits.shape[1], dtype=logits.dtype, device=images.device)
+            if table is None:
+                table = torch.empty(len(images), NUM_VIEWS, logits.shape[1], dtype=logits.dtype, device=images.device)
             table[lo:lo + batch_size, v] = logits
     return table
 
@@ -73,7 +74,8 @@ class TeacherCache:
         if table is None:
             table = build_logit_table(teacher, images, **kwargs)
             bad = (~table.isfinite().all(-1)).any(-1).sum().item()
-            if bad: raise ValueError(f'The teacher gives non-finite logits for {bad} of {len(images)} training images, so '
-                                     f'there is nothing sound to cache; check (or retrain) the teacher checkpoint.')
+            if bad:
+                raise ValueError(f'The teacher gives non-finite logits for {bad} of {len(images)} training images, so '
+                                 f'there is nothing sound to cache; check (or retrain) the teacher checkpoint.')
             save_atomic(table, path)
         return cls(table)

@@ -15,8 +15,8 @@ from .paper import TABLES, FIGURES
 from .rundir import RunDir
 from .sweeps import plan, plan_figures, run_stages, measured_speeds, run_hours, benchmark_speeds
 from .analysis import cell_rows, markdown_table, records_markdown, write_table, logits_of
-from .figures import (load_figure_models, pooled_features, save_figure, figure_2, figure_3, figure_s1, figure_4,
-                               figure_5, figure_s2, figure_s3, figure_s3_vit_runs)
+from .figures import (load_figure_models, pooled_features, save_figure, figure_2, figure_3, figure_s1,
+                               figure_4, figure_5, figure_s2, figure_s3, figure_s3_vit_runs)
 
 # %% ../nbs/09d_campaign.ipynb #9ef3b6ef
 def plan_all(scale: str = 'toy', seeds: int = None, dataset: str = 'synthetic', **common) -> dict:
@@ -34,16 +34,18 @@ def wall_hours(stages: list, hours, gpus: int) -> float:
     return sum(max(max(map(hours, s)), sum(map(hours, s)) / gpus) for s in stages if s)
 
 def campaign_summary(plans: dict, out_dir='runs') -> dict:
-    "Runs (teachers and TAKD's assistants apart), finished, left, the hours on one H200 and on eight, and their speeds' source."
+    "Runs (teachers and TAKD's assistants apart), finished, left, hours on one H200 and on eight, the speeds' source."
     stages, speeds = run_stages(unique_configs(plans)), measured_speeds(out_dir)
     bench = benchmark_speeds()
     est = {RunDir(c).hash: run_hours(c, speeds, 'cuda', bench) for s in stages for c in s}
     h = lambda c: est[RunDir(c).hash][0]
     left = [[c for c in s if not RunDir(c).finished] for s in stages]
     sources = collections.Counter(src for _, src in est.values())  # measured | benchmark | assumed
-    return dict(runs=len(stages[2]), teacher_runs=len(stages[0]), assistant_runs=len(stages[1]), finished=len(est) - sum(map(len, left)),
+    return dict(runs=len(stages[2]), teacher_runs=len(stages[0]), assistant_runs=len(stages[1]),
+                finished=len(est) - sum(map(len, left)),
                 left=sum(map(len, left)), not_runnable=sum(p.config is None for ps in plans.values() for p in ps),
-                gpu_hours=sum(h(c) for s in stages for c in s), h200_1=wall_hours(stages, h, 1), h200_8=wall_hours(stages, h, 8),
+                gpu_hours=sum(h(c) for s in stages for c in s), h200_1=wall_hours(stages, h, 1),
+                h200_8=wall_hours(stages, h, 8),
                 h200_1_left=wall_hours(left, h, 1), h200_8_left=wall_hours(left, h, 8),
                 speed=', '.join(f'{n} runs {k}' for k, n in sorted(sources.items())))
 
@@ -56,8 +58,10 @@ def campaign_rows(plans: dict, out_dir='runs') -> list:
     for key, ps in plans.items():
         cs = [c for s in run_stages(unique_configs({key: ps})) for c in s]
         cells = list({id(p.cell): p.cell for p in ps}.values())
-        rows.append(dict(key=key, title=_title(key), cells=len(cells), not_run=sum(c.why_not != '' for c in cells), runs=len(cs),
-                         finished=sum(RunDir(c).finished for c in cs), gpu_hours=sum(run_hours(c, speeds, 'cuda', bench)[0] for c in cs),
+        rows.append(dict(key=key, title=_title(key), cells=len(cells), not_run=sum(c.why_not != '' for c in cells),
+                         runs=len(cs),
+                         finished=sum(RunDir(c).finished for c in cs),
+                         gpu_hours=sum(run_hours(c, speeds, 'cuda', bench)[0] for c in cs),
                          note=TABLES[key].why_not if key in TABLES else ''))
     return rows
 
@@ -65,7 +69,8 @@ CAMPAIGN_COLUMNS = {'key': 'key', 'title': 'title', 'cells': 'cells', 'not run h
                     'finished': 'finished', 'GPU-h (one H200)': lambda r: f"{r['gpu_hours']:.2f}", 'note': 'note'}
 
 # %% ../nbs/09d_campaign.ipynb #cced6328
-def render_figures(fig_plans: dict, folder, which: str = 'best', image_index: int = 448, tsne_limit: int = 2000, bins: int = 30) -> dict:
+def render_figures(fig_plans: dict, folder, which: str = 'best', image_index: int = 448, tsne_limit: int = 2000,
+                   bins: int = 30) -> dict:
     "Draw every figure from its finished runs into `folder` (PNG and PDF); figure key -> paths."
     loaded = load_figure_models([p for k, ps in fig_plans.items() if k != 'figS3_vit' for p in ps], which)
     x, y = loaded.data.test_x, loaded.data.test_y
@@ -73,8 +78,8 @@ def render_figures(fig_plans: dict, folder, which: str = 'best', image_index: in
     feats = {k: pooled_features(loaded.models[k], x[:tsne_limit]) for k in
              ['Teacher (vanilla)'] + [f'{m}{o}' for m in ('KD', 'KD+CTKD', 'DKD', 'MLKD') for o in ('', '+Ours')]}
     figs = dict(fig2=figure_2(), fig3=figure_3(logits, y, image_index)[0], fig4=figure_4(feats, y[:tsne_limit]),
-                fig5=figure_5(logits, loaded.models, bins), figS1=figure_s1(logits, y)[0], figS2=figure_s2(logits, bins),
-                figS3=figure_s3({k: loaded.histories[k] for k in ('KD', 'KD+Ours')}),
+                fig5=figure_5(logits, loaded.models, bins), figS1=figure_s1(logits, y)[0],
+                figS2=figure_s2(logits, bins), figS3=figure_s3({k: loaded.histories[k] for k in ('KD', 'KD+Ours')}),
                 figS3_vit=figure_s3_vit_runs(fig_plans['figS3_vit']))  # the ViT students: their own runs
     paths = {k: save_figure(f, folder, k) for k, f in figs.items()}
     plt.close('all')
@@ -89,26 +94,31 @@ def _producers(plans: list) -> str:
 
 def summary_markdown(plans: dict, figures: dict, summary: dict, folder, title: str) -> str:
     "The summary page: totals, every table (ours beside the paper, who produced it), every figure (or why not yet)."
-    out = [f"# {title}", '', f"{summary['runs']} runs, {summary['teacher_runs']} teacher and {summary['assistant_runs']} assistant runs; "
+    out = [f"# {title}", '',
+           f"{summary['runs']} runs, {summary['teacher_runs']} teacher and {summary['assistant_runs']} assistant runs; "
            f"{summary['finished']} finished, {summary['left']} left; {summary['not_runnable']} cells not run here; "
            f"{summary['h200_1']:.2f} h on one H200, {summary['h200_8']:.2f} h on eight (speeds: {summary['speed']})."]
     for key in TABLES:
         out += ['', f'## {_title(key)}', '']
         if TABLES[key].why_not: out.append(f'*{TABLES[key].why_not}*')
-        if plans[key]: out += [markdown_table(cell_rows(plans[key])), f"Paper's numbers produced by — {_producers(plans[key])}"]
+        if plans[key]:
+            out += [markdown_table(cell_rows(plans[key])), f"Paper's numbers produced by — {_producers(plans[key])}"]
     for key in FIGURES:
         png = figures.get(key, [None])[0]
-        out += ['', f'## {_title(key)}', '', f'![{key}]({Path(png).relative_to(folder)})' if png else '*not drawn yet: its runs are not all finished*']
+        out += ['', f'## {_title(key)}', '', f'![{key}]({Path(png).relative_to(folder)})' if png
+                else '*not drawn yet: its runs are not all finished*']
     return '\n'.join(out) + '\n'
 
 # %% ../nbs/09d_campaign.ipynb #7b301795
 def render_all(plans: dict, folder, name: str, caption: str = '', **figure_args) -> dict:
     "Write every table and (if its runs are done) every figure under `folder`, and the summary page `name`.md."
     folder = Path(folder)
-    tables = {k: write_table(plans[k], folder / 'tables', f'{k}_{name}', f'{_title(k)}. {caption}') for k in TABLES if plans[k]}
+    tables = {k: write_table(plans[k], folder / 'tables', f'{k}_{name}', f'{_title(k)}. {caption}') for k in TABLES
+              if plans[k]}
     fig_plans = {k: plans[k] for k in FIGURES}
     done = all(RunDir(p.config).finished for ps in fig_plans.values() for p in ps if p.config is not None)
     figures = render_figures(fig_plans, folder / 'figures' / name, **figure_args) if done else {}
     page = folder / f'summary_{name}.md'
-    page.write_text(summary_markdown(plans, figures, campaign_summary(plans, folder), folder, f'Every table and figure: {name}. {caption}'))
+    page.write_text(summary_markdown(plans, figures, campaign_summary(plans, folder), folder,
+                                     f'Every table and figure: {name}. {caption}'))
     return dict(tables=tables, figures=figures, summary=page)

@@ -57,34 +57,39 @@ def save_teacher(model: nn.Module, name: str, root='data/teachers',
 # %% ../nbs/03d_checkpoints.ipynb #63df3b3f
 def _missing(name, root):
     "Sentence for a teacher checkpoint that is not there, with the two ways to get one."
-    return (f"No teacher checkpoint for {name!r} in {home_path(root)} (nor in its cifar_teachers/): unpack `cifar_teachers.tar` of the "
-            f"mdistiller GitHub release \"checkpoints\" there, or train one (`-p method vanilla -p student {name} -p dataset "
-            f"cifar100`) and pass its run folder's `teacher` subfolder as teacher_root.")
+    return (f"No teacher checkpoint for {name!r} in {home_path(root)} (nor in its cifar_teachers/): unpack "
+            "`cifar_teachers.tar` of the mdistiller GitHub release \"checkpoints\" there, or train one"
+            f" (`-p method vanilla -p student {name} -p "
+            f"dataset cifar100`) and pass its run folder's `teacher` subfolder as teacher_root.")
 
 def _read(path):
     "The `state_dict` inside a checkpoint file, or a ValueError sentence."
     try: ckpt = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e:
         glob = re.search(r'Unsupported global: GLOBAL ([\w.]+)', str(e))
-        if glob: raise ValueError(f"Teacher checkpoint {path} holds a {glob[1]} object, which torch.load(weights_only=True) "
-                                  f"refuses; if you trust the file, load it with weights_only=False and re-save it with save_teacher.") from e
-        raise ValueError(f"Cannot read teacher checkpoint {path} ({type(e).__name__}): it is corrupt, truncated or not a "
-                         f"PyTorch file; replace it with a good copy (e.g. from `cifar_teachers.tar`).") from e
+        if glob:
+            raise ValueError(f"Teacher checkpoint {path} holds a {glob[1]} object, which torch.load(weights_only=True) "
+                             "refuses; if you trust the file, load it with weights_only=False and re-save it with "
+                             "save_teacher.") from e
+        raise ValueError(f"Cannot read teacher checkpoint {path} ({type(e).__name__}): it is corrupt, truncated or not "
+                         f"a PyTorch file; replace it with a good copy (e.g. from `cifar_teachers.tar`).") from e
     state = ckpt.get('model', ckpt) if isinstance(ckpt, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"Teacher checkpoint {path} holds no state_dict (neither a dict of tensors nor one under 'model'); "
-                         f"re-save it with save_teacher.")
-    if bad := first_nonfinite(state): raise ValueError(f"Teacher checkpoint {path} holds non-finite values (in {bad}); replace it with a good copy.")
+        raise ValueError(f"Teacher checkpoint {path} holds no state_dict (neither a dict of tensors nor one under "
+                         f"'model'); re-save it with save_teacher.")
+    if bad := first_nonfinite(state):
+        raise ValueError(f"Teacher checkpoint {path} holds non-finite values (in {bad}); replace it with a good copy.")
     return _strip(state)
 
 # %% ../nbs/03d_checkpoints.ipynb #cd8eaf37
 def _mismatch(name, path, model, state, num_classes):
     "Sentence saying how a checkpoint's state_dict differs from the model `name` expects."
     head = [k for k, v in model.state_dict().items() if v.dim() == 2][-1]  # the classifier's weight
-    if head in state and state[head].shape[1:] == model.state_dict()[head].shape[1:] and len(state[head]) != num_classes:
-        return (f"Teacher checkpoint {path} has {len(state[head])} classes but {num_classes} were asked for (a trainer asks for "
-                f"its dataset's): it was trained on other data, so use a teacher of this dataset (or load_teacher(..., "
-                f"num_classes={len(state[head])}) to inspect it).")
+    if (head in state and state[head].shape[1:] == model.state_dict()[head].shape[1:]
+        and len(state[head]) != num_classes):
+        return (f"Teacher checkpoint {path} has {len(state[head])} classes but {num_classes} were asked for (a trainer "
+                "asks for its dataset's): it was trained on other data, so use a teacher of this dataset (or "
+                f"load_teacher(..., num_classes={len(state[head])}) to inspect it).")
     ours = model.state_dict()
     missing, extra = [k for k in ours if k not in state], [k for k in state if k not in ours]
     bad = [k for k in ours if k in state and state[k].shape != ours[k].shape]

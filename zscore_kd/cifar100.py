@@ -24,7 +24,8 @@ class _Py2Pickler(pickle._Pickler):
     "Pickle `bytes` as Python 2 `str`, the way the CIFAR files store keys and names, so latin1 readers get `str`."
     dispatch = pickle._Pickler.dispatch.copy()
     def _save_py2_str(self, obj):
-        head = pickle.SHORT_BINSTRING + bytes([len(obj)]) if len(obj) < 256 else pickle.BINSTRING + struct.pack('<i', len(obj))
+        head = (pickle.SHORT_BINSTRING + bytes([len(obj)]) if len(obj) < 256 else pickle.BINSTRING
+                + struct.pack('<i', len(obj)))
         self.write(head + obj); self.memoize(obj)
     dispatch[bytes] = _save_py2_str
 
@@ -43,14 +44,16 @@ def save_cifar100(data, root):
                    b'fine_labels': y.tolist(), b'coarse_labels': coarse[y].tolist(),
                    b'data': x.cpu().reshape(len(x), -1).numpy()}, folder / split)
     names = [n.encode() for n in data.class_names]
-    _dump_py2({b'fine_label_names': names, b'coarse_label_names': [b'super%02d' % i for i in range(int(coarse.max()) + 1)]},
+    _dump_py2({b'fine_label_names': names,
+               b'coarse_label_names': [b'super%02d' % i for i in range(int(coarse.max()) + 1)]},
               folder / 'meta')
     return folder
 
 # %% ../nbs/04b_cifar100.ipynb #91099b5e
 def read_cifar_pickle(path):
     "Load one `cifar-100-python` pickle as a dict with str keys, as torchvision reads it (latin1)."
-    if not Path(path).is_file(): raise FileNotFoundError(f'{path} does not exist; load_cifar100 downloads the dataset into its root.')
+    if not Path(path).is_file():
+        raise FileNotFoundError(f'{path} does not exist; load_cifar100 downloads the dataset into its root.')
     try:
         with open(path, 'rb') as f: d = pickle.load(f, encoding='latin1')
         return {k.decode('latin1') if isinstance(k, bytes) else k: v for k, v in d.items()}
@@ -64,7 +67,8 @@ def _bad(path, what):
 def _labels(path, d, key, n):
     "The class ids `d[key]` of a split: one integer per image."
     try: a = np.asarray(d[key])
-    except (KeyError, ValueError, TypeError) as e: raise _bad(path, f"has no usable '{key}' ({type(e).__name__})") from None
+    except (KeyError, ValueError, TypeError) as e:
+        raise _bad(path, f"has no usable '{key}' ({type(e).__name__})") from None
     if a.ndim != 1 or a.dtype.kind not in 'iu':
         raise _bad(path, f"holds '{key}' of dtype {a.dtype} and shape {a.shape}, not one integer class id per image")
     if len(a) != n: raise _bad(path, f"holds {n} images (rows of 'data') but {len(a)} '{key}'")
@@ -74,7 +78,8 @@ def _read_split(path):
     "Images (uint8 N×3×32×32), fine and coarse labels (int64) of the `train` or `test` pickle at `path`."
     d = read_cifar_pickle(path)
     try: a = np.asarray(d['data'])
-    except (KeyError, ValueError, TypeError) as e: raise _bad(path, f"has no usable 'data' array ({type(e).__name__})") from None
+    except (KeyError, ValueError, TypeError) as e:
+        raise _bad(path, f"has no usable 'data' array ({type(e).__name__})") from None
     if a.dtype != np.uint8: raise _bad(path, f"stores pixels as {a.dtype}, not as uint8 values 0-255")
     if a.ndim != 2 or a.shape[1] != 3072 or not len(a):
         raise _bad(path, f"holds 'data' of shape {a.shape}, not one row of 3072 bytes (3×32×32) per image")
@@ -88,9 +93,12 @@ def _check_classes(folder, splits, names, coarse_names):
     K, C = len(names), len(coarse_names)
     for split, (fine, coarse) in splits.items():
         if not 0 <= int(fine.min()) <= int(fine.max()) < K:
-            raise _bad(folder / split, f'holds fine_labels {int(fine.min())}..{int(fine.max())} but meta names {K} classes (0..{K - 1})')
+            raise _bad(folder / split,
+                       f'holds fine_labels {int(fine.min())}..{int(fine.max())} but meta names {K} classes '
+                       f'(0..{K - 1})')
         if not 0 <= int(coarse.min()) <= int(coarse.max()) < C:
-            raise _bad(folder / split, f'holds coarse_labels {int(coarse.min())}..{int(coarse.max())} but meta names {C} superclasses')
+            raise _bad(folder / split,
+                       f'holds coarse_labels {int(coarse.min())}..{int(coarse.max())} but meta names {C} superclasses')
     pairs = torch.cat([torch.stack(s, 1) for s in splits.values()]).unique(dim=0)
     if len(pairs) != len(pairs[:, 0].unique()):
         c = int(pairs[:, 0][:-1][pairs[1:, 0] == pairs[:-1, 0]][0])
@@ -107,16 +115,18 @@ def _is_official(folder):
     return all(check_integrity(str(folder / name), md5) for name, md5 in sums)
 
 def _try_download(root):
-    "Let torchvision download and extract CIFAR-100 into `root`; it only extracts if a verified archive is already there."
+    "Let torchvision download and extract CIFAR-100 into `root` (only extracting if a verified archive is there)."
     try: CIFAR100(str(root), train=False, download=True)
-    except (OSError, RuntimeError): pass  # offline, or a download that failed its md5: the caller reports what is missing
+    # offline, or a download that failed its md5: the caller reports what is missing
+    except (OSError, RuntimeError): pass
 
 def _absent(root, folder):
     "Why the dataset is not in `folder`, and the fix: a placed archive that is corrupt, or none at all."
     archive = root / CIFAR100.filename
     if archive.is_file() and not check_integrity(str(archive), CIFAR100.tgz_md5):
-        return (f'{archive} is there but is not the official archive (its md5 differs: a truncated or corrupt download); '
-                f'delete it and load again to download it, or replace it with a good copy from {CIFAR100.url}.')
+        return (f'{archive} is there but is not the official archive (its md5 differs: a truncated or corrupt '
+                'download); delete it and load again to download it, or replace it with a good copy from '
+                f'{CIFAR100.url}.')
     return (f'CIFAR-100 is not in {folder} and could not be downloaded: put {CIFAR100.filename} '
             f'(from {CIFAR100.url}) in {root}/ and torchvision will check its md5 and extract it there.')
 
@@ -140,5 +150,7 @@ def load_cifar100(root='data', download=None):
     _check_classes(folder, {'train': (y, c), 'test': (yt, ct)}, names, coarse_names)
     coarse = torch.zeros(len(names), dtype=torch.int64).index_put_((y,), c)   # superclass of each class
     if _is_official(folder): (x, y), (xt, yt) = _torchvision_split(root, True), _torchvision_split(root, False)
-    else: warnings.warn(f'{folder} does not match the md5 sums of the official release; read with zscore_kd.cifar100.read_cifar_pickle.')
+    else:
+        warnings.warn(f'{folder} does not match the md5 sums of the official release; read with '
+                      'zscore_kd.cifar100.read_cifar_pickle.')
     return ImageData(x, y, xt, yt, len(names), list(names), coarse, 'cifar100')

@@ -19,26 +19,32 @@ from .train import fit
 from .zscore import LOGIT_STAND_MODES
 
 # %% ../nbs/07a_cli.ipynb #513b1b4a
-TRAIN_PARAMETERS = dict(  # name: (default, rule, help); 10_train's `parameters` cell is `parameters_cell()` of this table
+# name: (default, rule, help); 10_train's `parameters` cell is `parameters_cell()` of this table
+TRAIN_PARAMETERS = dict(
     method=('kd', text(), 'vanilla | kd | dkd | mlkd | ctkd | takd | atkd | pt_loss'),
     logit_stand=(True, one_of(True, False, *LOGIT_STAND_MODES),
                  "the paper's Z-score of the logits (False: the original method; or 'center_only' / 'scale_only')"),
-    teacher=('resnet8', text(none=True), 'CIFAR zoo name of the teacher (ignored for vanilla); ImageNet: ResNet34, ResNet50'),
+    teacher=('resnet8', text(none=True),
+             'CIFAR zoo name of the teacher (ignored for vanilla); ImageNet: ResNet34, ResNet50'),
     student=('resnet8', text(), "CIFAR zoo name of the student; ImageNet: ResNet18, MobileNetV2 (mdistiller's name of "
              'MobileNetV1); ViT: deit_ti, t2t_vit_7, pit_ti, pvt_ti'),
     base_temp=(None, number(gt=0, none=True),
                'temperature τ, the official --base-temp flag (None: 2 with logit_stand, else recipe)'),
-    kd_weight=(None, number(gt=0, none=True), 'λ_KD (DKD: multiplies α and β; None: 9 with logit_stand, else the recipe)'),
+    kd_weight=(None, number(gt=0, none=True),
+               'λ_KD (DKD: multiplies α and β; None: 9 with logit_stand, else the recipe)'),
     ce_weight=(None, number(gt=0, none=True), "λ_CE (None: the method's recipe)"),
-    method_args=({}, mapping(), "method-specific: {'beta': 2.0} (DKD), {'faithful': False} (MLKD), {'t_end': 30} (CTKD)"),
+    method_args=({}, mapping(),
+                 "method-specific: {'beta': 2.0} (DKD), {'faithful': False} (MLKD), {'t_end': 30} (CTKD)"),
     student_args=({}, mapping(), "the student's constructor keywords, e.g. {'double_bn_update': False} (WRN), "
                   "{'img_size': 32} (ViT)"),
-    dataset=('synthetic', text(), 'synthetic (embedded, no download) | cifar100 | imagenet (data_root/{train,val}/<wnid>/*.JPEG)'),
+    dataset=('synthetic', text(),
+             'synthetic (embedded, no download) | cifar100 | imagenet (data_root/{train,val}/<wnid>/*.JPEG)'),
     data_root=('data', text(), 'folder with cifar-100-python/ (downloaded there when online)'),
     data_args=({}, mapping(none=True), "knobs of the synthetic data, e.g. {'n_train': 20000} (None/empty: 2,000 images "
                'quick); ImageNet: crop_size, loader, workers'),
     epochs=(None, integer(1, none=True), "None: a quick 5 on the synthetic default, else the recipe's (240; MLKD 480)"),
-    teacher_epochs=(None, integer(1, none=True), 'synthetic data: epochs of the on-the-fly teacher (None: 10 quick, else `epochs`)'),
+    teacher_epochs=(None, integer(1, none=True),
+                    'synthetic data: epochs of the on-the-fly teacher (None: 10 quick, else `epochs`)'),
     batch_size=(None, integer(1, none=True), 'the global batch, split over the GPUs of a torchrun run (None: SGD 64, '
                 'ImageNet 512; ViT AdamW 128)'),
     lr=(None, number(gt=0, none=True), 'None: 0.05 (0.01 for MobileNetV2 / ShuffleV1 / ShuffleV2; MLKD 0.025)'),
@@ -47,7 +53,8 @@ TRAIN_PARAMETERS = dict(  # name: (default, rule, help); 10_train's `parameters`
     lr_decay_rate=(0.1, number(gt=0), "the step schedule's factor (SGD)"),
     momentum=(0.9, number(ge=0), 'SGD momentum'),
     weight_decay=(None, number(ge=0, none=True), "None: SGD 5e-4, ImageNet 1e-4; the ViT students' AdamW 0.05"),
-    optimizer=(None, one_of(None, 'sgd', 'adamw'), 'recipe family: sgd (mdistiller) | adamw (the ViT recipe; None: adamw '
+    optimizer=(None, one_of(None, 'sgd', 'adamw'),
+               'recipe family: sgd (mdistiller) | adamw (the ViT recipe; None: adamw '
                'for deit_ti, t2t_vit_7, pit_ti, pvt_ti)'),
     warmup_epochs=(None, integer(0, none=True), 'adamw: warm-up epochs (None: 20 of 300, scaled to `epochs`)'),
     min_lr=(None, number(ge=0, none=True), "adamw: the cosine's floor (None: 5e-6)"),
@@ -58,7 +65,8 @@ TRAIN_PARAMETERS = dict(  # name: (default, rule, help); 10_train's `parameters`
     seed=(0, integer(0), 'initial weights, data order and augmentation (an int, 0 or more)'),
     deterministic=(False, flag(), 'deterministic GPU kernels (the CPU path always is)'),
     device=('auto', text(), 'auto | cpu | cuda'),
-    speed=('exact', one_of('exact', 'fast'), 'exact: float32 eager, the official arithmetic | fast: bf16, channels_last, '
+    speed=('exact', one_of('exact', 'fast'),
+           'exact: float32 eager, the official arithmetic | fast: bf16, channels_last, '
            'CUDA graphs, cache and compile where they pay'),
     precision=(None, one_of(None, 'fp32', 'bf16'), 'fp32 | bf16 (None: from speed, as are the four below)'),
     channels_last=(None, flag(none=True), 'channels-last memory format'),
@@ -92,10 +100,12 @@ def parse_value(text: str):
 
 def build_parser() -> argparse.ArgumentParser:
     "argparse with one `--name` per parameter of `TRAIN_PARAMETERS`, its help and default."
-    ap = argparse.ArgumentParser(prog='python -m zscore_kd', description='Train one distillation run (the parameters of '
+    ap = argparse.ArgumentParser(prog='python -m zscore_kd',
+                                 description='Train one distillation run (the parameters of '
                                  'nbs/10_train.ipynb). Values are Python or JSON literals; other text is a string.')
     for name, (default, _, help) in TRAIN_PARAMETERS.items():
-        ap.add_argument(f'--{name}', type=parse_value, default=default, metavar='VALUE', help=f'{help} (default: {default!r})')
+        ap.add_argument(f'--{name}', type=parse_value, default=default, metavar='VALUE',
+                        help=f'{help} (default: {default!r})')
     return ap
 
 # %% ../nbs/07a_cli.ipynb #3894ae3d
@@ -104,16 +114,20 @@ def config_from_params(**params):
     p = {k: v for k, v in params.items() if k not in ('gpus', 'force_reuse')}
     quick = p.get('preset') is None and p.get('dataset', 'synthetic') == 'synthetic'
     if_none = lambda k, quick_value: p.get(k) if p.get(k) is not None else (quick_value if quick else None)  # 0 stays 0
-    p.update(data_args=p.get('data_args') or (QUICK['data_args'] if quick else {}), epochs=if_none('epochs', QUICK['epochs']),
+    p.update(data_args=p.get('data_args') or (QUICK['data_args'] if quick else {}),
+             epochs=if_none('epochs', QUICK['epochs']),
              teacher_epochs=if_none('teacher_epochs', QUICK['teacher_epochs']), world_size=params.get('gpus') or None)
     return resolve_config(**p)
 
 # %% ../nbs/07a_cli.ipynb #5fc1960f
 def torchrun_command(params: dict, gpus: int, torchrun_args=()) -> list:
     "The torchrun command that trains `params` (10_train's parameters) on `gpus` processes per machine."
-    args = [a for k, v in params.items() if k != 'gpus' for a in (f'--{k}', json.dumps(v) if not isinstance(v, str) else v)]
-    launch = list(torchrun_args) or ['--standalone']  # one machine: a free local port; several: the rendezvous options given
-    return [sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={gpus}', *launch, '-m', 'zscore_kd', *args]
+    args = [a for k, v in params.items() if k != 'gpus'
+            for a in (f'--{k}', json.dumps(v) if not isinstance(v, str) else v)]
+    # one machine: a free local port; several: the rendezvous options given
+    launch = list(torchrun_args) or ['--standalone']
+    return [sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={gpus}', *launch, '-m', 'zscore_kd',
+            *args]
 
 def train_with_torchrun(params: dict, torchrun_args=(), quiet: bool = False) -> dict:
     "Train `params` under torchrun on `params['gpus']` processes, echoing its output as it comes; returns result.json."
@@ -124,14 +138,17 @@ def train_with_torchrun(params: dict, torchrun_args=(), quiet: bool = False) -> 
     for line in proc.stdout:
         tail = (tail + [line])[-20:]
         if not quiet: print(line, end='', flush=True)
-    if proc.wait(): raise RuntimeError(f"torchrun exited with status {proc.returncode}; its last lines: {''.join(tail).strip()[-1500:]}")
+    if proc.wait():
+        raise RuntimeError(f"torchrun exited with status {proc.returncode}; its last lines: "
+                           f"{''.join(tail).strip()[-1500:]}")
     return RunDir(config).result()
 
 def main(argv=None):
     "Train one run from command-line arguments; under torchrun, one rank of it. Rank 0 prints the result."
     params = vars(build_parser().parse_args(argv))
     check_parameters(params, **TRAIN_RULES)
-    d, show = torchrun_env(), lambda r: print(json.dumps({k: r.get(k) for k in ('run_dir', 'final', 'best', 'world_size')}))
+    d = torchrun_env()
+    show = lambda r: print(json.dumps({k: r.get(k) for k in ('run_dir', 'final', 'best', 'world_size')}))
     if params['gpus'] and not d.enabled: show(train_with_torchrun(params)); return 0
     try:
         result = fit(config_from_params(**params), progress=d.main)
@@ -147,8 +164,9 @@ def config_params(config) -> dict:
     return {**p, 'gpus': config.world_size if config.world_size > 1 else 0}
 
 def torchrun_job(params: dict, nodes: int = 1, port: int = 29400) -> dict:
-    "In a submitit job (one task per node): this node's torchrun of the run `params`; several nodes meet on the first host."
+    "In a submitit job (one task per node): this node's torchrun of the run `params`; nodes meet on the first host."
     import submitit
     env = submitit.JobEnvironment()
-    rdzv = [f'--nnodes={nodes}', '--rdzv_backend=c10d', f'--rdzv_endpoint={env.hostnames[0]}:{port}', f'--rdzv_id={env.job_id}']
+    rdzv = [f'--nnodes={nodes}', '--rdzv_backend=c10d', f'--rdzv_endpoint={env.hostnames[0]}:{port}',
+            f'--rdzv_id={env.job_id}']
     return train_with_torchrun(params, rdzv if nodes > 1 else (), quiet=True)

@@ -26,12 +26,14 @@ DATASETS = {'synthetic': lambda root, download, **kw: make_synthetic(**kw),
 
 def load_dataset(name, root='data', download=None, **kwargs):
     "The dataset `name` ('synthetic' or 'cifar100') as `ImageData`; `kwargs` go to its loader."
-    if name not in DATASETS: raise ValueError(f"Unknown dataset {name!r}; choose one of {', '.join(map(repr, DATASETS))}.")
+    if name not in DATASETS:
+        raise ValueError(f"Unknown dataset {name!r}; choose one of {', '.join(map(repr, DATASETS))}.")
     data = DATASETS[name](root, download, **kwargs)
     empty = (torch.bincount(data.train_y, minlength=data.num_classes) == 0).sum().item()
     if empty or not len(data.test_y):  # CIFAR files are checked with their path; this leaves the synthetic knobs
-        raise ValueError(f'The {name} data has {len(data.train_y)} training images for {data.num_classes} classes and {len(data.test_y)} '
-                         f'test images; every class needs a training image and the test split one image: raise n_train or n_test.')
+        raise ValueError(f'The {name} data has {len(data.train_y)} training images for {data.num_classes} classes and '
+                         f'{len(data.test_y)} test images; every class needs a training image and the test split one '
+                         'image: raise n_train or n_test.')
     return data
 
 # %% ../nbs/04c_data.ipynb #148e7b81
@@ -49,7 +51,8 @@ class DeviceLoader:
                  dtype=torch.float32,         # dtype of `x` (normalised in float32, then cast)
                  rank=0, world=1):            # this process's share of a distributed run (torchrun)
         check_images(images)
-        if labels.shape != (len(images),): raise ValueError(f'labels must have shape ({len(images)},), got {tuple(labels.shape)}.')
+        if labels.shape != (len(images),):
+            raise ValueError(f'labels must have shape ({len(images)},), got {tuple(labels.shape)}.')
         self.images, self.labels = images.to(device or images.device), labels.to(device or images.device)
         self.device = self.images.device                     # with its index, e.g. cuda:0
         upload_constants(self.device)                        # so that no batch copies from the host
@@ -88,7 +91,8 @@ def epoch(self: DeviceLoader, epoch):
     for k in range(len(self)):
         part = slice(k * self.batch_size, (k + 1) * self.batch_size)
         idx = order[part]; x = self.images[idx]
-        batch = {'x': self._float(crop_flip(x, views[part]) if self.augment else x), 'y': self.labels[idx], 'index': idx}
+        batch = {'x': self._float(crop_flip(x, views[part]) if self.augment else x), 'y': self.labels[idx],
+                 'index': idx}
         if self.augment: batch['view'] = views[part]
         if self.strong: batch['x_strong'] = self._float(rand_augment(crop_flip(x, strong_views[part]), g))
         yield batch
@@ -101,7 +105,8 @@ class _PILDataset(Dataset):
         crop = [T.RandomCrop(32, padding=4), T.RandomHorizontalFlip()] if train else []
         finish = [T.ToTensor(), T.Normalize(CIFAR100_MEAN, CIFAR100_STD)]
         self.weak = T.Compose(crop + finish)
-        self.strong = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), PILRandAugment()] + finish) if strong else None
+        self.strong = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), PILRandAugment()]
+                                + finish) if strong else None
     def __len__(self): return len(self.labels)
     def __getitem__(self, i):
         img = Image.fromarray(self.images[i])
@@ -116,7 +121,7 @@ def classic_loader(data: ImageData,
                    num_workers=2,     # worker processes (the official CIFAR default is 2)
                    strong=False,      # also yield MLKD's strong view as `x_strong`
                    seed=0):           # seeds the shuffle and the workers' augmentation
-    "The official loader: a torch DataLoader of PIL images through torchvision transforms, yielding `DeviceLoader`'s dicts."
+    "The official loader: a DataLoader of PIL images through torchvision transforms, yielding `DeviceLoader`'s dicts."
     x, y = (data.train_x, data.train_y) if train else (data.test_x, data.test_y)
     return DataLoader(_PILDataset(x, y, train, strong), batch_size=batch_size, shuffle=train, num_workers=num_workers,
                       generator=torch.Generator().manual_seed(seed), persistent_workers=num_workers > 0)

@@ -32,16 +32,19 @@ def preset_logits(preset: str = 'Fig. 2: S1',  # one of PRESETS
                   shift: float = 0.0,  # b
                   seed: int = 0) -> dict:
     "Teacher and student logits (float64, shape K) of a preset, and the class names."
-    if preset not in PRESETS: raise ValueError(f'preset must be one of {", ".join(map(repr, PRESETS))}, got {preset!r}.')
+    if preset not in PRESETS:
+        raise ValueError(f'preset must be one of {", ".join(map(repr, PRESETS))}, got {preset!r}.')
     check_positive(scale, 'scale')
     if preset.startswith('Fig. 2'):
         toy = toy_case()
         t, s, classes = toy['teacher'], toy[preset[-2:]], list(TOY_CLASSES)
     else:
-        if not (isinstance(num_classes, int) and num_classes >= 2): raise ValueError(f'num_classes must be an integer >= 2, got {num_classes!r}.')
+        if not (isinstance(num_classes, int) and num_classes >= 2):
+            raise ValueError(f'num_classes must be an integer >= 2, got {num_classes!r}.')
         g = torch.Generator().manual_seed(seed)
         t = 2.0 * torch.randn(num_classes, generator=g, dtype=torch.float64)
-        s = t / 3 + 0.5 if preset == 'same shape, smaller range' else torch.randn(num_classes, generator=g, dtype=torch.float64)
+        s = (t / 3 + 0.5 if preset == 'same shape, smaller range'
+             else torch.randn(num_classes, generator=g, dtype=torch.float64))
         classes = [f'c{k}' for k in range(num_classes)]
     return {'teacher': t, 'student': scale * s + shift, 'classes': classes}
 
@@ -72,7 +75,8 @@ def kd_curve(teacher: Tensor, student: Tensor,
     "τ²·KL(teacher ‖ student) at each τ of `taus`, plain ('raw') and Z-scored ('zscore')."
     taus = np.geomspace(0.25, 16, 60) if taus is None else np.asarray(taus, dtype=float)
     t, s = teacher.detach().double()[None], student.detach().double()[None]
-    return {'tau': taus, **{m: np.array([float(kd_loss(s, t, float(x), m == 'zscore', ddof=ddof)) for x in taus]) for m in MODES}}
+    return {'tau': taus,
+            **{m: np.array([float(kd_loss(s, t, float(x), m == 'zscore', ddof=ddof)) for x in taus]) for m in MODES}}
 
 # %% ../nbs/09a_explore.ipynb #7b407ec9
 def _bars(ax, series: dict, colors) -> list:
@@ -95,7 +99,7 @@ def _fit_y(ax, values, headroom: float = 0.0, zero: bool = True):
 
 # %% ../nbs/09a_explore.ipynb #113f3dd5
 class ToyFigure:
-    "Fig. 2's panel (raw and Z-scored softmaxes, gradients, KD against τ) as one `Figure` that `update` changes in place."
+    "Fig. 2's panel (raw and Z-scored softmaxes, gradients, KD against τ): one `Figure` that `update` redraws in place."
     def __init__(self, dpi: int = 100):
         self.fig = Figure(figsize=(11, 6.5), dpi=dpi, layout='constrained')
         self.axs, self.classes = self.fig.subplots(2, 2).ravel(), None
@@ -104,14 +108,16 @@ class ToyFigure:
         self.axs[3].set_xscale('log'); self.axs[3].set_xlabel('τ', fontsize=11)
         self.axs[3].set_title('τ²·KL(teacher ‖ student) against τ', fontsize=11)
         keys = [Patch(color=TEACHER_COLOR, label='teacher'), Patch(color=STUDENT_COLOR, label='student'),
-                Line2D([], [], color=KD_COLOR, lw=6, label='KD'), Line2D([], [], color=ZKD_COLOR, lw=6, label='KD + Z-score')]
+                Line2D([], [], color=KD_COLOR, lw=6, label='KD'),
+                Line2D([], [], color=ZKD_COLOR, lw=6, label='KD + Z-score')]
         self.fig.legend(handles=keys, loc='outside lower center', ncol=4, fontsize=11, frameon=False)
 
     def _build(self, classes):
         "(Re)make the bars, only when the classes change."
         k, zero = len(classes), np.zeros(len(classes))
         for ax in self.axs[:3]: ax.clear()
-        self.bars = [_bars(ax, {'teacher': zero, 'student': zero}, (TEACHER_COLOR, STUDENT_COLOR)) for ax in self.axs[:2]]
+        self.bars = [_bars(ax, {'teacher': zero, 'student': zero}, (TEACHER_COLOR, STUDENT_COLOR))
+                     for ax in self.axs[:2]]
         self.bars.append(_bars(self.axs[2], {'KD': zero, 'KD + Z-score': zero}, (KD_COLOR, ZKD_COLOR)))
         self.axs[2].axhline(0, color='k', lw=0.5); self.axs[2].set_title('gradient on each student logit', fontsize=11)
         for ax in self.axs[:3]: ax.set_xticks(np.arange(k), classes if k <= 12 else [''] * k)
@@ -119,7 +125,8 @@ class ToyFigure:
         self.classes = list(classes)
 
 # %% ../nbs/09a_explore.ipynb #a3c41e07
-def std_name(ddof: int) -> str: return 'Bessel std (ddof=1, official code)' if ddof == 1 else 'population std (ddof=0, paper)'
+def std_name(ddof: int) -> str:
+    return 'Bessel std (ddof=1, official code)' if ddof == 1 else 'population std (ddof=0, paper)'
 
 @patch
 def update(self: ToyFigure, teacher: Tensor, student: Tensor, classes, tau: float = 1.0, ddof: int = 1,
@@ -185,11 +192,13 @@ def plot_logit_bars(ax, teacher: Tensor, student: Tensor,  # (K,) logits of one 
     return ax
 
 # %% ../nbs/09a_explore.ipynb #cba3025a
-def update_logit_bars(ax, teacher: Tensor, student: Tensor, standardized: bool = False, ddof: int = 1, target: int = None):
+def update_logit_bars(ax, teacher: Tensor, student: Tensor, standardized: bool = False, ddof: int = 1,
+                      target: int = None):
     "Change a `plot_logit_bars` axes in place for other logits: bar heights, legend stds, target line, y range."
     pair = _logit_pair(teacher, student, standardized, ddof)
     _set_heights(ax.containers, pair)
-    for text, v in zip(ax.get_legend().get_texts(), pair): text.set_text(f"{text.get_text().split(',')[0]}, std. {logit_std(v):.2f}")
+    for text, v in zip(ax.get_legend().get_texts(), pair):
+        text.set_text(f"{text.get_text().split(',')[0]}, std. {logit_std(v):.2f}")
     ax.lines[0].set_xdata([target or 0] * 2); ax.lines[0].set_visible(target is not None)
     _fit_y(ax, pair, headroom=0.3)
 
@@ -198,7 +207,8 @@ class ExampleFigure:
     def __init__(self, dpi: int = 100):
         self.fig = Figure(figsize=(11, 5.2), dpi=dpi, layout='constrained')
         grid = self.fig.add_gridspec(2, 2, width_ratios=(1, 3.6))
-        self.ax_image, self.axs, self.k = self.fig.add_subplot(grid[:, 0]), [self.fig.add_subplot(grid[i, 1]) for i in (0, 1)], None
+        self.ax_image, self.axs, self.k = self.fig.add_subplot(grid[:, 0]), [self.fig.add_subplot(grid[i, 1])
+                                                                             for i in (0, 1)], None
 
 # %% ../nbs/09a_explore.ipynb #7f3e2c19
 @patch
@@ -208,17 +218,22 @@ def update(self: ExampleFigure, logits: dict,  # from analysis.run_logits: image
     "Show image `index`: its picture and class, and the raw and Z-scored logit bars; in place when K is unchanged."
     n = len(logits['labels'])
     if not 0 <= index < n: raise ValueError(f'index must lie in [0, {n - 1}], got {index}.')
-    if logits['teacher'] is None: raise ValueError('this run has no teacher, so there is no teacher/student pair to compare; load a distillation run.')
+    if logits['teacher'] is None:
+        raise ValueError('this run has no teacher, so there is no teacher/student pair to compare; load a distillation '
+                         'run.')
     y, t, s = int(logits['labels'][index]), logits['teacher'][index], logits['student'][index]
     name = lambda c: class_names[int(c)] if class_names else str(int(c))
     image = logits['images'][index].permute(1, 2, 0).cpu().numpy()
     if self.k != len(t):
         for ax, std in zip(self.axs, (False, True)): ax.clear(); plot_logit_bars(ax, t, s, std, ddof, y)
-        self.ax_image.clear(); self.picture = self.ax_image.imshow(image, interpolation='nearest'); self.ax_image.axis('off')
+        self.ax_image.clear()
+        self.picture = self.ax_image.imshow(image, interpolation='nearest')
+        self.ax_image.axis('off')
         self.k = len(t)
     else:
         for ax, std in zip(self.axs, (False, True)): update_logit_bars(ax, t, s, std, ddof, y)
         self.picture.set_data(image)
     self.axs[1].set_title(f'Z-scored logits, {std_name(ddof)}', fontsize=11)
-    self.ax_image.set_title(f'#{index}: {name(y)}\nteacher says {name(t.argmax())}\nstudent says {name(s.argmax())}', fontsize=11)
+    self.ax_image.set_title(f'#{index}: {name(y)}\nteacher says {name(t.argmax())}\nstudent says {name(s.argmax())}',
+                            fontsize=11)
     return self

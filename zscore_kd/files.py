@@ -17,9 +17,11 @@ class StorageError(OSError):
     "A write that failed because of the storage; its message is one sentence."
     def __str__(self): return self.strerror
 
-_WHY = {errno.ENOSPC: 'the disk is full', errno.EDQUOT: 'the disk quota is used up', errno.EACCES: 'permission is denied',
+_WHY = {errno.ENOSPC: 'the disk is full', errno.EDQUOT: 'the disk quota is used up',
+        errno.EACCES: 'permission is denied',
         errno.EPERM: 'permission is denied', errno.EROFS: 'the file system is read-only',
-        errno.ENOTDIR: 'a part of its path is a file, not a folder', errno.EEXIST: 'a part of its path is a file, not a folder'}
+        errno.ENOTDIR: 'a part of its path is a file, not a folder',
+        errno.EEXIST: 'a part of its path is a file, not a folder'}
 
 def free_bytes(path) -> int:
     "Free bytes on the file system of `path` (or of its nearest existing parent)."
@@ -28,11 +30,12 @@ def free_bytes(path) -> int:
     return shutil.disk_usage(p).free
 
 def storage_error(e: BaseException, path) -> BaseException:
-    "A one-sentence `StorageError` if `e` is the storage's fault (full, read-only, denied, a file in the way), else `e`."
+    "A one-sentence `StorageError` if `e` is the storage's fault (full, read-only, denied, a path blocked), else `e`."
     code = getattr(e, 'errno', None)
     if code is None and isinstance(e, RuntimeError) and free_bytes(path) < 2**24: code = errno.ENOSPC  # < 16 MiB left
     if code not in _WHY: return e
-    fix = 'free some space' if code in (errno.ENOSPC, errno.EDQUOT) else 'choose a folder you can write to (e.g. another out_dir)'
+    full = code in (errno.ENOSPC, errno.EDQUOT)
+    fix = 'free some space' if full else 'choose a folder you can write to (e.g. another out_dir)'
     return StorageError(code, f'Cannot write {path}: {_WHY[code]}; {fix} and run the same command again.')
 
 # %% ../nbs/00a_files.ipynb #e1b2506c
@@ -61,7 +64,8 @@ def remove_temp_files(folder) -> int:
 class FolderLock:
     "An exclusive lock on `folder` across processes (flock on `.<name>.lock` beside it); a dead holder's lock is free."
     def __init__(self, folder, say=print):
-        self.folder = Path(folder); self.path, self.fd, self.say = self.folder.with_name(f'.{self.folder.name}.lock'), None, say
+        self.folder = Path(folder)
+        self.path, self.fd, self.say = self.folder.with_name(f'.{self.folder.name}.lock'), None, say
         self.made = []                                             # folders this lock created, deepest first
     def holder(self) -> str:
         try: h = json.loads(self.path.read_text())
@@ -73,7 +77,9 @@ class FolderLock:
         except FileNotFoundError: fd = self._create()              # a releasing lock removed the empty folder meanwhile
         self.made = self.made or made; return fd
     def _create(self) -> int:
-        try: self.path.parent.mkdir(parents=True, exist_ok=True); return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e: raise storage_error(e, self.path) from None
 
 # %% ../nbs/00a_files.ipynb #83518834
@@ -84,12 +90,16 @@ def _acquire(self: FolderLock, wait: bool = True) -> FolderLock:
         try: fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             who = self.holder()
-            if not wait: os.close(fd); raise RuntimeError(f'{self.folder} is being written by {who}; wait for it or stop it.') from None
+            if not wait:
+                os.close(fd)
+                raise RuntimeError(f'{self.folder} is being written by {who}; wait for it or stop it.') from None
             self.say(f'{self.folder.name} is being written by {who}; waiting for it to finish.')
             fcntl.flock(fd, fcntl.LOCK_EX)
         if self.path.exists() and os.stat(self.path).st_ino == os.fstat(fd).st_ino: break
-        os.close(fd)                                               # its holder removed the file meanwhile: lock the new one
-    os.ftruncate(fd, 0); os.write(fd, json.dumps(dict(pid=os.getpid(), host=socket.gethostname(), since=time.strftime('%H:%M:%S'))).encode())
+        # its holder removed the file meanwhile: lock the new one
+        os.close(fd)
+    os.ftruncate(fd, 0)
+    os.write(fd, json.dumps(dict(pid=os.getpid(), host=socket.gethostname(), since=time.strftime('%H:%M:%S'))).encode())
     self.fd = fd; return self
 
 def _release(self: FolderLock):

@@ -31,7 +31,8 @@ def _picture(rng, tint, size):
     "A photo-like PIL image: a smooth random colour field under the class tint, plus pixel noise."
     w, h = (int(s * rng.uniform(0.75, 1.25)) for s in size)
     field = Image.fromarray((rng.random((max(2, h // 24), max(2, w // 24), 3)) * 255).astype(np.uint8))
-    img = 0.5 * np.asarray(field.resize((w, h), Image.BICUBIC), dtype=np.float32) + 127.5 * tint + rng.normal(0, 6, (h, w, 3))
+    smooth = np.asarray(field.resize((w, h), Image.BICUBIC), dtype=np.float32)
+    img = 0.5 * smooth + 127.5 * tint + rng.normal(0, 6, (h, w, 3))
     return Image.fromarray(img.clip(0, 255).astype(np.uint8))
 
 def make_imagefolder(root, num_classes=4, n_train=8, n_val=2,  # images per class in each split
@@ -44,7 +45,8 @@ def make_imagefolder(root, num_classes=4, n_train=8, n_val=2,  # images per clas
         rng = np.random.default_rng([seed, c])
         for split, n in (('train', n_train), ('val', n_val)):
             folder = Path(root) / split / f'n{c:08d}'; folder.mkdir(parents=True, exist_ok=True)
-            for i in range(n): _picture(rng, tints[c], size).save(folder / f'n{c:08d}_{split}_{i}.JPEG', quality=quality)
+            for i in range(n):
+                _picture(rng, tints[c], size).save(folder / f'n{c:08d}_{split}_{i}.JPEG', quality=quality)
     return Path(root)
 
 # %% ../nbs/04e_imagefolder.ipynb #5b6bf365
@@ -60,7 +62,8 @@ def scan_split(root, split: str):
     except FileNotFoundError: raise FileNotFoundError(f"{folder} has no class sub-folders: {_layout(root)}.") from None
     files, labels = [], []
     for c in classes:
-        names = sorted(e.name for e in os.scandir(folder / c) if e.is_file() and has_file_allowed_extension(e.name, ('.jpg', '.jpeg')))
+        names = sorted(e.name for e in os.scandir(folder / c) if e.is_file()
+                       and has_file_allowed_extension(e.name, ('.jpg', '.jpeg')))
         if not names: raise FileNotFoundError(f"{folder / c} holds no .JPEG images: {_layout(root)}.")
         files += [str(folder / c / n) for n in names]; labels += [to_idx[c]] * len(names)
     return files, torch.tensor(labels, dtype=torch.int64), classes
@@ -76,7 +79,8 @@ class ImageFolderData:
     val_files: list; val_y: torch.Tensor
     class_names: list
     crop_size: int = 224   # side of the train crop and of the val centre crop (official: 224)
-    loader: str = 'auto'   # device: decode and crop on the run's device | classic: PIL in workers | auto: device on a GPU
+    # device: decode and crop on the run's device | classic: PIL in workers | auto: device on a GPU
+    loader: str = 'auto'
     workers: int = 8       # DataLoader worker processes per rank
     name: str = 'imagenet'
     @property
@@ -93,13 +97,16 @@ class ImageFolderData:
 # %% ../nbs/04e_imagefolder.ipynb #cd84d2bb
 def load_imagefolder(root='data', crop_size: int = 224, loader: str = 'auto', workers: int = 8) -> ImageFolderData:
     "Scan `root/train` and `root/val` (nothing is downloaded); one-sentence errors for a bad tree or knob."
-    if not (isinstance(crop_size, int) and crop_size >= 8): raise ValueError(f'crop_size must be an integer >= 8, got {crop_size!r}.')
+    if not (isinstance(crop_size, int) and crop_size >= 8):
+        raise ValueError(f'crop_size must be an integer >= 8, got {crop_size!r}.')
     if loader not in LOADERS: raise ValueError(f"loader must be one of {', '.join(LOADERS)}, got {loader!r}.")
-    if not (isinstance(workers, int) and workers >= 0): raise ValueError(f'workers must be an integer >= 0, got {workers!r}.')
+    if not (isinstance(workers, int) and workers >= 0):
+        raise ValueError(f'workers must be an integer >= 0, got {workers!r}.')
     (tf, ty, tc), (vf, vy, vc) = scan_split(root, 'train'), scan_split(root, 'val')
     if tc != vc:
         odd = sorted(set(tc) ^ set(vc))[:3]
-        raise ValueError(f"{root}/train and {root}/val have different class folders (e.g. {', '.join(odd)}): {_layout(root)}.")
+        raise ValueError(f"{root}/train and {root}/val have different class folders (e.g. {', '.join(odd)}): "
+                         f"{_layout(root)}.")
     return ImageFolderData(str(root), tf, ty, vf, vy, tc, crop_size, loader, workers)
 
 # %% ../nbs/04e_imagefolder.ipynb #9b34970a
@@ -111,7 +118,8 @@ def imagenet_transforms(crop_size: int = 224) -> dict:
     finish = [T.ToTensor(), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)]
     crop = [T.RandomResizedCrop(crop_size), T.RandomHorizontalFlip()]
     val = [T.Resize(round(crop_size * 256 / 224)), T.CenterCrop(crop_size)]
-    return dict(train=T.Compose(crop + finish), val=T.Compose(val + finish), strong=T.Compose(crop + [PILRandAugment()] + finish))
+    return dict(train=T.Compose(crop + finish), val=T.Compose(val + finish),
+                strong=T.Compose(crop + [PILRandAugment()] + finish))
 
 # %% ../nbs/04e_imagefolder.ipynb #baf2d2c8
 class ShardSampler(Sampler):
@@ -127,16 +135,19 @@ class ShardSampler(Sampler):
     def __len__(self): return len(self.indices())
 
 # %% ../nbs/04e_imagefolder.ipynb #34bacfbd
-def random_resized_boxes(sizes: torch.Tensor, g: torch.Generator, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3), tries: int = 10):
+def random_resized_boxes(sizes: torch.Tensor, g: torch.Generator, scale=(0.08, 1.0), ratio=(3 / 4, 4 / 3),
+                         tries: int = 10):
     "RandomResizedCrop boxes (top, left, height, width) for images of `sizes` (n×2: H, W), drawn from `g`."
     H, W = sizes.double().unbind(1); n = len(sizes)
     area = (H * W)[:, None] * torch.empty(n, tries, dtype=torch.float64).uniform_(*scale, generator=g)
-    r = torch.exp(torch.empty(n, tries, dtype=torch.float64).uniform_(math.log(ratio[0]), math.log(ratio[1]), generator=g))
+    log_r = torch.empty(n, tries, dtype=torch.float64).uniform_(math.log(ratio[0]), math.log(ratio[1]), generator=g)
+    r = torch.exp(log_r)
     w, h = torch.round(torch.sqrt(area * r)), torch.round(torch.sqrt(area / r))
     ok = (w > 0) & (h > 0) & (w <= W[:, None]) & (h <= H[:, None])
     first, found = ok.long().argmax(1, keepdim=True), ok.any(1)
     aspect = W / H  # the fallback: the whole image with its aspect ratio clamped into `ratio`
-    fw = torch.where(aspect > ratio[1], torch.round(H * ratio[1]), W); fh = torch.where(aspect < ratio[0], torch.round(W / ratio[0]), H)
+    fw = torch.where(aspect > ratio[1], torch.round(H * ratio[1]), W)
+    fh = torch.where(aspect < ratio[0], torch.round(W / ratio[0]), H)
     w, h = torch.where(found, w.gather(1, first)[:, 0], fw), torch.where(found, h.gather(1, first)[:, 0], fh)
     u = torch.rand(n, 2, dtype=torch.float64, generator=g)
     top = torch.where(found, torch.floor(u[:, 0] * (H - h + 1)), torch.floor((H - h) / 2))
@@ -164,7 +175,8 @@ def _decode_one(data: torch.Tensor, device) -> torch.Tensor:
 def decode_jpegs(files: list, device='cpu') -> list:
     "Decode a list of encoded JPEGs (1-D uint8 CPU tensors) to RGB uint8 C×H×W tensors on `device`."
     with warnings.catch_warnings():  # torchvision >= 0.29 warns that TorchCodec supersedes its decoders
-        warnings.filterwarnings('ignore', message='The image decoding and encoding capabilities of TorchVision', category=DeprecationWarning)
+        warnings.filterwarnings('ignore', message='The image decoding and encoding capabilities of TorchVision',
+                                category=DeprecationWarning)
         try: return decode_jpeg(files, mode=ImageReadMode.RGB, device=device)
         except RuntimeError: return [_decode_one(f, device) for f in files]
 
@@ -175,7 +187,8 @@ def read_bytes(path) -> torch.Tensor:
 # %% ../nbs/04e_imagefolder.ipynb #f42ccd00
 class _Files(Dataset):
     "An ImageFolder split as dicts: views through PIL `transforms`, or (without them) the encoded bytes."
-    def __init__(self, files, labels, transforms=None): self.files, self.labels, self.transforms = files, labels, transforms
+    def __init__(self, files, labels, transforms=None):
+        self.files, self.labels, self.transforms = files, labels, transforms
     def __len__(self): return len(self.files)
     def __getitem__(self, i):
         out = {'y': self.labels[i], 'index': i}
@@ -191,7 +204,8 @@ def _collate(items):
 # %% ../nbs/04e_imagefolder.ipynb #fcb00bc6
 class FolderLoader:
     "Batches of one ImageFolder split for one rank, as dicts on `device`: decoded there, or by PIL in workers."
-    def __init__(self, data: ImageFolderData, train: bool = True, batch_size: int = 512,  # images per batch on this rank
+    # images per batch on this rank
+    def __init__(self, data: ImageFolderData, train: bool = True, batch_size: int = 512,
                  device='cpu', rank: int = 0, world: int = 1, seed: int = 0,
                  strong: bool = False,          # also yield MLKD's strong view as `x_strong`
                  channels_last: bool = False, dtype=torch.float32):
@@ -202,9 +216,11 @@ class FolderLoader:
         tf = imagenet_transforms(data.crop_size)
         views = {'x': tf['train' if train else 'val'], **({'x_strong': tf['strong']} if self.strong else {})}
         self.sampler = ShardSampler(len(files), rank, world, shuffle=train, seed=seed)
-        self.dl = DataLoader(_Files(files, labels, views if self.mode == 'classic' else None), batch_size, sampler=self.sampler,
+        self.dl = DataLoader(_Files(files, labels, views if self.mode == 'classic' else None), batch_size,
+                             sampler=self.sampler,
                              num_workers=data.workers, collate_fn=_collate, persistent_workers=data.workers > 0,
-                             pin_memory=self.device.type == 'cuda', generator=torch.Generator().manual_seed(seed * 997 + rank))
+                             pin_memory=self.device.type == 'cuda',
+                             generator=torch.Generator().manual_seed(seed * 997 + rank))
     def __len__(self): return len(self.dl)
 
 # %% ../nbs/04e_imagefolder.ipynb #deeaf421
@@ -227,11 +243,14 @@ def _epoch(self, epoch: int):
     g = torch.Generator().manual_seed((self.seed * 2**20 + epoch * 2**10 + self.rank) % 2**63)
     gd = torch.Generator(self.device).manual_seed((self.seed * 2**20 + epoch * 2**10 + self.rank) % 2**63)
     for b in self.dl:
-        views = self._views(b, g, gd) if self.mode == 'device' else {k: self._float_ready(b[k]) for k in ('x', 'x_strong') if k in b}
-        yield {**views, 'y': b['y'].to(self.device, non_blocking=True), 'index': b['index'].to(self.device, non_blocking=True)}
+        ready = lambda: {k: self._float_ready(b[k]) for k in ('x', 'x_strong') if k in b}
+        views = self._views(b, g, gd) if self.mode == 'device' else ready()
+        yield {**views, 'y': b['y'].to(self.device, non_blocking=True),
+               'index': b['index'].to(self.device, non_blocking=True)}
 
 def _float_ready(self, x):
     "A batch the workers already normalised: to the device, in the loader's dtype and memory format."
     x = x.to(self.device, non_blocking=True).to(self.dtype)
     return x.contiguous(memory_format=torch.channels_last) if self.channels_last else x
-FolderLoader._float, FolderLoader._views, FolderLoader.epoch, FolderLoader._float_ready = _float, _views, _epoch, _float_ready
+FolderLoader._float, FolderLoader._views, FolderLoader._float_ready = _float, _views, _float_ready
+FolderLoader.epoch = _epoch

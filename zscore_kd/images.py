@@ -30,10 +30,11 @@ class ImageData:
         for x, y, split in ((self.train_x, self.train_y, 'train'), (self.test_x, self.test_y, 'test')):
             check_images(x)
             if y.dtype != torch.int64 or y.shape != (len(x),):
-                raise ValueError(f'{split} labels must be an int64 tensor of shape ({len(x)},), got {y.dtype} {tuple(y.shape)}.')
+                raise ValueError(f'{split} labels must be an int64 tensor of shape ({len(x)},), got {y.dtype} '
+                                 f'{tuple(y.shape)}.')
             if len(y) and not 0 <= int(y.min()) <= int(y.max()) < self.num_classes:
-                raise ValueError(f'{split} labels must lie in 0..{self.num_classes - 1} (num_classes={self.num_classes}), '
-                                 f'got {int(y.min())}..{int(y.max())}.')
+                raise ValueError(f'{split} labels must lie in 0..{self.num_classes - 1} '
+                                 f'(num_classes={self.num_classes}), got {int(y.min())}..{int(y.max())}.')
 
     def to(self, device):
         "A copy with every tensor on `device`."
@@ -58,8 +59,10 @@ def _rotation(t):
 def _class_params(g, num_classes, num_superclasses, class_spread):
     "Outline, colour and stripes of every class: its superclass prototype plus a class-specific offset."
     sup = torch.arange(num_classes) * num_superclasses // num_classes
-    harm = _uniform(g, num_superclasses, 2, 4, lo=-0.2, hi=0.2)[sup] + class_spread * _uniform(g, num_classes, 2, 4, lo=-0.06, hi=0.06)
-    colour = (_uniform(g, num_superclasses, 3, lo=0.1, hi=0.9)[sup] + class_spread * _uniform(g, num_classes, 3, lo=-0.08, hi=0.08)).clamp(0, 1)
+    harm = (_uniform(g, num_superclasses, 2, 4, lo=-0.2, hi=0.2)[sup]
+            + class_spread * _uniform(g, num_classes, 2, 4, lo=-0.06, hi=0.06))
+    colour = (_uniform(g, num_superclasses, 3, lo=0.1, hi=0.9)[sup]
+              + class_spread * _uniform(g, num_classes, 3, lo=-0.08, hi=0.08)).clamp(0, 1)
     return dict(sup=sup, harm=harm, radius=_uniform(g, num_superclasses, lo=7.0, hi=10.0)[sup], colour=colour,
                 freq=_uniform(g, num_classes, lo=0.1, hi=0.4), dir=_rotation(_uniform(g, num_classes)),
                 depth=_uniform(g, num_classes, lo=0.2, hi=0.5))
@@ -77,7 +80,8 @@ def _outline(U, V, harm, radius):
 
 def _stripes(U, V, freq, direction, phase):
     "Triangle-wave stripes in [0, 1] with the given frequency (cycles per pixel), direction (cos, sin) and phase."
-    t = freq[:, None, None, None] * (U * direction[0][:, None, None, None] + V * direction[1][:, None, None, None]) + phase
+    t = freq[:, None, None, None] * (U * direction[0][:, None, None, None]
+                                     + V * direction[1][:, None, None, None]) + phase
     return (2 * (t - t.floor()) - 1).abs()
 
 # %% ../nbs/04a_images.ipynb #2c0b2c5f
@@ -95,7 +99,8 @@ def _render(p, labels, g, max_shift, rotation, scale, noise, jitter):
     obj = (p['colour'][labels].view(n, 3, 1, 1) + 0.04 * q[:, 7:10]).clamp(0, 1) * shade
     ramp = torch.linspace(-0.25, 0.25, 32)
     back = (0.5 + 0.4 * q[:, 10:11]) + 0.15 * q[:, 11:14] + q[:, 14:15] * ramp + q[:, 15:16] * ramp[:, None]
-    img = (back + alpha * (obj - back)) * (1 + jitter * _uniform(g, n, 1, 1, 1)) + 0.5 * jitter * _uniform(g, n, 1, 1, 1)
+    img = ((back + alpha * (obj - back)) * (1 + jitter * _uniform(g, n, 1, 1, 1))
+           + 0.5 * jitter * _uniform(g, n, 1, 1, 1))
     img += noise * math.sqrt(3) * _uniform(g, n, 3, 32, 32)
     return img.mul_(255).round_().clamp_(0, 255).to(torch.uint8)
 
@@ -110,8 +115,8 @@ def check_synthetic_args(**knobs):
         if name not in _COUNTS and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < math.inf):
             raise ValueError(f'Synthetic data knob {name} must be a finite number >= 0, got {v!r}.')
     if knobs.get('num_superclasses', 1) > knobs.get('num_classes', 100):
-        raise ValueError(f"Synthetic data knob num_superclasses ({knobs['num_superclasses']}) must not exceed num_classes "
-                         f"({knobs.get('num_classes', 100)}).")
+        raise ValueError(f"Synthetic data knob num_superclasses ({knobs['num_superclasses']}) must not exceed "
+                         f"num_classes ({knobs.get('num_classes', 100)}).")
 
 # %% ../nbs/04a_images.ipynb #2cfa4411
 def make_synthetic(n_train=5000,          # training images (classes balanced up to one image)
@@ -119,13 +124,14 @@ def make_synthetic(n_train=5000,          # training images (classes balanced up
                    num_classes=100,       # classes
                    num_superclasses=20,   # superclasses; consecutive class ids share one, split as evenly as possible
                    seed=0,                # the dataset is a pure function of all arguments
-                   class_spread=1.0,      # how far a class departs from its superclass (smaller: harder, more within-superclass confusion)
+                   # how far a class departs from its superclass (smaller: harder, more within-superclass confusion)
+                   class_spread=1.0,
                    noise=0.08,            # std of the uniform pixel noise, as a fraction of the 0-255 range
                    jitter=0.2,            # brightness/contrast jitter (relative gain ± jitter, offset ± jitter/2)
                    max_shift=4.0,         # object position jitter, pixels in x and y
                    rotation=0.25,         # rotation jitter: angles up to ±2·atan(rotation) (±28°)
                    scale=0.15):           # object size jitter (relative)
-    "A deterministic synthetic dataset shaped like CIFAR-100: objects whose superclass sets outline and colour, whose class sets stripes."
+    "A deterministic synthetic CIFAR-100: the superclass sets an object's outline and colour, the class its stripes."
     check_synthetic_args(**{k: v for k, v in locals().items()})
     g = torch.Generator().manual_seed(seed)
     p = _class_params(g, num_classes, num_superclasses, class_spread)

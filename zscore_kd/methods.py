@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from .zscore import stand_mode
 from .losses import kd_loss, dkd_loss, mlkd_losses, ctkd_lambda, GlobalTemperature
-from .losses import takd_loss, atkd_normalize, atkd_loss, atkd_alpha, ATKD_ALPHAS, pt_loss
+from .baselines import takd_loss, atkd_normalize, atkd_loss, atkd_alpha, ATKD_ALPHAS, pt_loss
 
 # %% ../nbs/05_methods.ipynb #76acf043
 class Method(nn.Module):
@@ -44,8 +44,10 @@ class Vanilla(Method):
 class KD(Method):
     "Hinton KD with optional logit standardization."
     name = 'kd'
-    def __init__(self, tau: float = 4.0, ce_weight: float = 0.1, kd_weight: float = 0.9, logit_stand=False, ddof: int = 1):
-        super().__init__(tau=tau, ce_weight=ce_weight, kd_weight=kd_weight, logit_stand=stand_mode(logit_stand), ddof=ddof)
+    def __init__(self, tau: float = 4.0, ce_weight: float = 0.1, kd_weight: float = 0.9, logit_stand=False,
+                 ddof: int = 1):
+        super().__init__(tau=tau, ce_weight=ce_weight, kd_weight=kd_weight, logit_stand=stand_mode(logit_stand),
+                         ddof=ddof)
     def forward(self, student, teacher, y):
         h = self.hparams
         return {'loss_ce': h['ce_weight'] * F.cross_entropy(student[0], y),
@@ -97,11 +99,13 @@ class CTKD(Method):
         self.grl_lambda.fill_(ctkd_lambda(epoch, h['decay_max'], h['decay_min'], h['decay_loops'], h['cosine_decay']))
     def temperature(self) -> Tensor:
         return self.temp.temperature(self.grl_lambda, self.hparams['t_start'], self.hparams['t_end'])
-    def extra_state(self): return {'temperature': float(self.temperature().detach()), 'grl_lambda': float(self.grl_lambda)}
+    def extra_state(self):
+        return {'temperature': float(self.temperature().detach()), 'grl_lambda': float(self.grl_lambda)}
     def forward(self, student, teacher, y):
         h = self.hparams
         return {'loss_ce': h['ce_weight'] * F.cross_entropy(student[0], y),
-                'loss_kd': h['kd_weight'] * kd_loss(student[0], teacher[0], self.temperature(), h['logit_stand'], ddof=h['ddof'])}
+                'loss_kd': h['kd_weight'] * kd_loss(student[0], teacher[0], self.temperature(), h['logit_stand'],
+                                                    ddof=h['ddof'])}
 
 # %% ../nbs/05_methods.ipynb #be4b8a1b
 class TAKD(Method):
@@ -109,12 +113,14 @@ class TAKD(Method):
     name = 'takd'
     def __init__(self, tau: float = 4.0, ce_weight: float = 0.1, kd_weight: float = 0.9, logit_stand=False,
                  kl_reduction: str = 'batchmean', ddof: int = 1,
-                 assistant: str = None):  # the TA's zoo name: the trainer distils it from the teacher first; None: one stage
+                 # the TA's zoo name: the trainer distils it from the teacher first; None: one stage
+                 assistant: str = None):
         super().__init__(tau=tau, ce_weight=ce_weight, kd_weight=kd_weight, logit_stand=stand_mode(logit_stand),
                          kl_reduction=kl_reduction, ddof=ddof, assistant=assistant)
     def forward(self, student, teacher, y):
         h = self.hparams
-        kd = takd_loss(student[0], teacher[0], h['tau'], h['logit_stand'], kl_reduction=h['kl_reduction'], ddof=h['ddof'])
+        kd = takd_loss(student[0], teacher[0], h['tau'], h['logit_stand'], kl_reduction=h['kl_reduction'],
+                       ddof=h['ddof'])
         return {'loss_ce': h['ce_weight'] * F.cross_entropy(student[0], y), 'loss_kd': h['kd_weight'] * kd}
 
 # %% ../nbs/05_methods.ipynb #693b035e
@@ -124,14 +130,17 @@ class ATKD(Method):
     def __init__(self, tau: float = 4.0, multiplier: float = 2.0, centered: bool = True,
                  alpha_milestones=(180, 210), alphas=ATKD_ALPHAS, eps: float = 1e-7,
                  logit_stand=False, ce_weight=None, kd_weight=None):
-        if stand_mode(logit_stand) != 'none': raise ValueError('ATKD standardizes its logits itself; run it with logit_stand off.')
+        if stand_mode(logit_stand) != 'none':
+            raise ValueError('ATKD standardizes its logits itself; run it with logit_stand off.')
         if ce_weight is not None or kd_weight is not None:
-            raise ValueError('ATKD weighs CE and KD by 1 - α and α; set alphas (and alpha_milestones) instead of ce_weight/kd_weight.')
+            raise ValueError('ATKD weighs CE and KD by 1 - α and α; set alphas (and alpha_milestones) instead of '
+                             'ce_weight/kd_weight.')
         atkd_alpha(1, alpha_milestones, alphas)  # one sentence for a bad schedule, now
         super().__init__(tau=tau, multiplier=multiplier, centered=centered, alpha_milestones=tuple(alpha_milestones),
                          alphas=tuple(alphas), eps=eps, logit_stand='none')
         self.register_buffer('alpha', torch.full((), float(alphas[0])))
-    def set_epoch(self, epoch): self.alpha.fill_(atkd_alpha(epoch, self.hparams['alpha_milestones'], self.hparams['alphas']))
+    def set_epoch(self, epoch):
+        self.alpha.fill_(atkd_alpha(epoch, self.hparams['alpha_milestones'], self.hparams['alphas']))
     def extra_state(self): return {'alpha': float(self.alpha)}
     def forward(self, student, teacher, y):
         h = self.hparams
@@ -161,7 +170,8 @@ def check_method(name: str) -> str:
     "Return `name` if it is a known method, else raise one sentence naming the closest."
     if name in METHODS: return name
     close = difflib.get_close_matches(str(name), list(METHODS), n=3, cutoff=0.3)
-    raise ValueError(f"Unknown method {name!r}; choose one of {', '.join(list_methods())}" + (f" (closest: {', '.join(close)})." if close else "."))
+    raise ValueError(f"Unknown method {name!r}; choose one of {', '.join(list_methods())}"
+                     + (f" (closest: {', '.join(close)})." if close else "."))
 
 # %% ../nbs/05_methods.ipynb #251969c0
 def get_method(name: str,  # a key of METHODS: vanilla, kd, dkd, mlkd, ctkd, takd, atkd, pt_loss
@@ -181,7 +191,8 @@ def get_method(name: str,  # a key of METHODS: vanilla, kd, dkd, mlkd, ctkd, tak
     if cls is Vanilla: return cls(**kw)
     kw['logit_stand'] = stand
     if cls is DKD:
-        if kd_weight is not None: kw['alpha'], kw['beta'] = kw.get('alpha', 1.0) * kd_weight, kw.get('beta', 8.0) * kd_weight
+        if kd_weight is not None:
+            kw['alpha'], kw['beta'] = kw.get('alpha', 1.0) * kd_weight, kw.get('beta', 8.0) * kd_weight
     elif kd_weight is not None: kw['kd_weight'] = kd_weight
     if base_temp is not None: kw['t_start' if cls is CTKD else 'tau'] = base_temp
     return cls(**kw)

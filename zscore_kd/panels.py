@@ -23,7 +23,8 @@ def later(delay: float, fn):
 class Throttle:
     "Coalesce a burst of widget events into one call of `fn`, made `delay` s after the first, with the state then."
     lock = threading.Lock()  # one draw at a time in the whole kernel: matplotlib is not thread-safe
-    def __init__(self, fn, delay: float = 0.05, schedule=later): self.fn, self.delay, self.schedule, self.pending = fn, delay, schedule, False
+    def __init__(self, fn, delay: float = 0.05, schedule=later):
+        self.fn, self.delay, self.schedule, self.pending = fn, delay, schedule, False
     def __call__(self, change=None):
         if not self.pending: self.pending = True; self.schedule(self.delay, self._fire)
     def _fire(self):
@@ -46,11 +47,13 @@ def slider_range(slider) -> tuple:
 def ranged(slider, tip: str, report, value=None, digits: int = 3) -> widgets.HBox:
     "`slider` (no readout) beside a box to type its value; a typed value outside the range is clamped and `report`ed."
     name = slider.description
-    box = (widgets.IntText if isinstance(slider, widgets.IntSlider) else widgets.FloatText)(value=slider.value, layout=widgets.Layout(width='6em'))
+    box = (widgets.IntText if isinstance(slider, widgets.IntSlider)
+           else widgets.FloatText)(value=slider.value, layout=widgets.Layout(width='6em'))
     def label(change=None):
         lo, hi = slider_range(slider)
         slider.description = f'{name} ({lo:g}–{hi:g})'
-        slider.tooltip = box.tooltip = f'{tip}: drag, or type a value from {lo:g} to {hi:g} in the box (others are clamped)'
+        hint = f'{tip}: drag, or type a value from {lo:g} to {hi:g} in the box (others are clamped)'
+        slider.tooltip = box.tooltip = hint
     def from_slider(change): box.value = round(change.new, digits)
     def from_box(change):
         v, message = clamp(change.new, *slider_range(slider), name)
@@ -69,8 +72,10 @@ def std_toggle(ddof: int = 1) -> widgets.ToggleButtons:
     "The std convention of the Z-score, one control for both panels."
     return widgets.ToggleButtons(options=[('Bessel, ddof=1 (code)', 1), ('population, ddof=0 (paper)', 0)], value=ddof,
                                  description='std', style={'button_width': '210px', **WIDE},
-                                 tooltip='std of the Z-score: Bessel (ddof=1) as the official code, population (ddof=0) as the paper',
-                                 tooltips=['official code: torch.std, Bessel-corrected', "the paper's formula: population std"])
+                                 tooltip='std of the Z-score: Bessel (ddof=1) as the official code, population '
+                                 '(ddof=0) as the paper',
+                                 tooltips=['official code: torch.std, Bessel-corrected',
+                                           "the paper's formula: population std"])
 
 def labelled(widget, label: str, tip: str) -> widgets.HBox:
     "`widget` after a text label, both with tooltip `tip` (a dropdown's or text box's own label drops its tooltip)."
@@ -82,7 +87,7 @@ def _image_widget() -> widgets.Image:
 
 # %% ../nbs/09c_panels.ipynb #08c3e6d2
 class ToyPanel:
-    "Fig. 2, live: the pair, std, τ, K, student × and + controls, a readout and the figure, redrawn (throttled) on change."
+    "Fig. 2, live: pair, std, τ, K, student × and + controls, a readout and the figure, redrawn (throttled) on change."
     def __init__(self, tau=2.0, preset='Fig. 2: S1', num_classes=10, scale=1.0, shift=0.0, ddof=1, schedule=later):
         self.notes, self.figure, self.std = [], ToyFigure(), std_toggle(ddof)
         self.controls = dict(preset=widgets.Dropdown(options=PRESETS, value=preset),
@@ -91,12 +96,15 @@ class ToyPanel:
             scale=widgets.FloatLogSlider(base=10, min=-1, max=1, step=0.05, description='student ×'),
             shift=widgets.FloatSlider(min=-5.0, max=5.0, step=0.5, description='student +'))
         c, tips = self.controls, dict(tau='base temperature τ', num_classes='number of classes K (not for Fig. 2)',
-                                      scale="scale a of the student's logits a·s + b", shift="shift b of the student's logits a·s + b")
-        rows = {k: ranged(c[k], tip, self.notes.append, v) for (k, tip), v in zip(tips.items(), (tau, num_classes, scale, shift))}
+                                      scale="scale a of the student's logits a·s + b",
+                                      shift="shift b of the student's logits a·s + b")
+        rows = {k: ranged(c[k], tip, self.notes.append, v) for (k, tip),
+                v in zip(tips.items(), (tau, num_classes, scale, shift))}
         self.readout, self.plot, self.redraw = widgets.HTML(), _image_widget(), Throttle(self.draw, schedule=schedule)
         for w in c.values(): w.observe(self.redraw, 'value')
         self.draw()
-        pair = labelled(c['preset'], 'pair', "teacher/student logits: Fig. 2's S1 and S2 (K = 4), or a pair of K classes")
+        pair = labelled(c['preset'], 'pair',
+                        "teacher/student logits: Fig. 2's S1 and S2 (K = 4), or a pair of K classes")
         self.widget = widgets.VBox([pair, c['ddof'], widgets.HBox([rows['tau'], rows['num_classes']]),
                                     widgets.HBox([rows['scale'], rows['shift']]), self.readout, self.plot])
 
@@ -108,11 +116,13 @@ def draw(self: ToyPanel):
     self.controls['num_classes'].disabled = v['preset'].startswith('Fig. 2')
     try:
         p = preset_logits(v['preset'], v['num_classes'], v['scale'], v['shift'])
-        label = f", {v['preset']} (K = {len(p['classes'])}), student × {v['scale']:.3g} {'−' if v['shift'] < 0 else '+'} {abs(v['shift']):g}"
+        sign = '−' if v['shift'] < 0 else '+'
+        label = f", {v['preset']} (K = {len(p['classes'])}), student × {v['scale']:.3g} {sign} {abs(v['shift']):g}"
         view = self.figure.update(p['teacher'], p['student'], p['classes'], v['tau'], v['ddof'], label)
         self.plot.value = figure_png(self.figure.fig)
     except Exception as e: self.readout.value = _red(f'{e}'); return
-    self.readout.value = (f'<b>{html.escape(self.figure.title)}</b><br>{html.escape(kd_summary(p["teacher"], p["student"], p["classes"], view))}'
+    summary = kd_summary(p['teacher'], p['student'], p['classes'], view)
+    self.readout.value = (f'<b>{html.escape(self.figure.title)}</b><br>{html.escape(summary)}'
                           + ''.join(f'<br>{_red(n)}' for n in notes))
 
 # %% ../nbs/09c_panels.ipynb #c7e2a915
@@ -144,7 +154,9 @@ def load(self: ExamplePanel, folder, index: int = 0) -> str:
     self.status.value = html.escape(f'loading {folder} …')
     try:
         run = load_run(folder)
-        if run.teacher is None: raise ValueError(f'{run.path.name} is a vanilla run (no teacher); Fig. 3 compares a teacher with its student, so load a distillation run.')
+        if run.teacher is None:
+            raise ValueError(f'{run.path.name} is a vanilla run (no teacher); Fig. 3 compares a teacher with its '
+                             'student, so load a distillation run.')
     except (FileNotFoundError, ValueError) as e: self.status.value = _red(str(e)); return str(e)
     c = run.config
     stand = {'none': '', 'zscore': ' + Z-score'}.get(stand_mode(c.logit_stand), f' + {c.logit_stand}')
@@ -161,5 +173,6 @@ def draw(self: ExamplePanel):
     try: self.figure.update(s['logits'], i, s['classes'], self.std.value); self.plot.value = figure_png(self.figure.fig)
     except Exception as e: self.status.value = _red(f'{e}'); return
     y = int(s['logits']['labels'][i])
-    self.status.value = html.escape(f"{s['name']}; image #{i} of {len(s['logits']['labels'])} ({s['classes'][y] if s['classes'] else y}), "
+    self.status.value = html.escape(f"{s['name']}; image #{i} of {len(s['logits']['labels'])} "
+                                    f"({s['classes'][y] if s['classes'] else y}), "
                                     f"{std_name(self.std.value)}") + ''.join(f'<br>{_red(n)}' for n in notes)

@@ -38,7 +38,9 @@ def _num(v): return isinstance(v, (int, float)) and not isinstance(v, bool) and 
 
 def integer(lo: int = None, hi: int = None, none: bool = False) -> Rule:
     "An int (not a bool) in [lo, hi]."
-    what = 'an integer' + (f' from {lo} to {hi}' if lo is not None and hi is not None else f' >= {lo}' if lo is not None else '')
+    bounds = (f' from {lo} to {hi}' if lo is not None and hi is not None
+              else f' >= {lo}' if lo is not None else '')
+    what = 'an integer' + bounds
     return Rule(what, lambda v: _int(v) and (lo is None or v >= lo) and (hi is None or v <= hi), none)
 
 def number(gt: float = None, ge: float = None, none: bool = False) -> Rule:
@@ -59,7 +61,8 @@ def closest(name: str, names) -> str:
 def one_of(*choices) -> Rule:
     "Exactly one of `choices` (None among them allows None)."
     same = lambda v: any(type(v) is type(c) and v == c for c in choices)
-    return Rule('one of ' + ', '.join(map(repr, choices)), same, hint=lambda v: closest(v, choices) if isinstance(v, str) else '')
+    hint = lambda v: closest(v, choices) if isinstance(v, str) else ''
+    return Rule('one of ' + ', '.join(map(repr, choices)), same, hint=hint)
 
 def text(none: bool = False) -> Rule:
     "A non-empty string (a name or a path)."
@@ -69,13 +72,15 @@ def text(none: bool = False) -> Rule:
 def _parse_text(name, s, rule):
     "A dict or list written as YAML or Python text; one sentence when it is neither."
     try: return yaml.safe_load(s)
-    except yaml.YAMLError: raise ValueError(f"Parameter {name} must be {rule.what}, got the text {s!r}, which does not parse "
-                                            f"as one; write it as "
-                                            f"{'[1, 2]' if rule.what.startswith('a list') else '{key: value}'} (or pass it with -y).") from None
+    except yaml.YAMLError:
+        raise ValueError(f"Parameter {name} must be {rule.what}, got the text {s!r}, which does not parse "
+                         f"as one; write it as {'[1, 2]' if rule.what.startswith('a list') else '{key: value}'} "
+                         "(or pass it with -y).") from None
 
 def mapping(keys=None, none: bool = False) -> Rule:
     "A dict (or its text); with `keys`, only those keys."
-    def ok(v): return isinstance(v, dict) and all(isinstance(k, str) for k in v) and (keys is None or set(v) <= set(keys))
+    def ok(v):
+        return isinstance(v, dict) and all(isinstance(k, str) for k in v) and (keys is None or set(v) <= set(keys))
     def hint(v):
         bad = sorted(set(v) - set(keys)) if isinstance(v, dict) and keys is not None else []
         return f': unknown key {bad[0]!r}{closest(bad[0], keys)}' if bad else ''
@@ -91,7 +96,8 @@ def injected_names(ns: dict) -> list:
     "Names assigned by the last papermill `injected-parameters` cell this kernel ran (none without papermill)."
     cells = [s for s in ns.get('In', []) if isinstance(s, str) and s.startswith('# Parameters\n')]
     if not cells: return []
-    return [t.id for node in ast.parse(cells[-1]).body if isinstance(node, ast.Assign) for t in node.targets if isinstance(t, ast.Name)]
+    return [t.id for node in ast.parse(cells[-1]).body if isinstance(node, ast.Assign) for t in node.targets
+            if isinstance(t, ast.Name)]
 
 # %% ../nbs/00b_params.ipynb #8f8d2ab2
 def check_parameters(ns: dict,    # the notebook's globals()
@@ -99,6 +105,6 @@ def check_parameters(ns: dict,    # the notebook's globals()
     "Check every papermill parameter before any work: unknown names, types and ranges; one-sentence ValueError."
     unknown = [n for n in injected_names(ns) if n not in rules]
     if unknown:
-        raise ValueError(f"Unknown parameter {unknown[0]!r}{closest(unknown[0], rules)}; this notebook's parameters are "
-                         f"{', '.join(rules)}.")
+        raise ValueError(f"Unknown parameter {unknown[0]!r}{closest(unknown[0], rules)}; this notebook's parameters "
+                         f"are {', '.join(rules)}.")
     for name, rule in rules.items(): ns[name] = rule.check(name, ns[name])

@@ -23,7 +23,8 @@ def progress_mode() -> str:
     "'widgets', 'bars' or 'lines' for this process; the environment variable ZSCORE_KD_PROGRESS overrides the guess."
     mode = os.environ.get('ZSCORE_KD_PROGRESS', '').strip().lower()
     if mode and mode not in MODES:
-        raise ValueError(f"ZSCORE_KD_PROGRESS={mode!r} is not one of {', '.join(MODES)}; unset it to choose automatically.")
+        raise ValueError(f"ZSCORE_KD_PROGRESS={mode!r} is not one of {', '.join(MODES)}; unset it to choose "
+                         "automatically.")
     if mode: return mode
     if live_frontend(): return 'widgets'
     return 'bars' if sys.stderr.isatty() else 'lines'

@@ -17,10 +17,12 @@ from .zscore import zscore
 # %% ../nbs/01_proofs.ipynb #4285ec6a
 def _check_closed_form(K, tau, *ddofs):
     "One-sentence errors for a class count, temperature or std convention the closed forms do not cover."
-    if not (isinstance(K, numbers.Integral) and K >= 2): raise ValueError(f'K must be an integer number of classes >= 2, got {K!r}.')
+    if not (isinstance(K, numbers.Integral) and K >= 2):
+        raise ValueError(f'K must be an integer number of classes >= 2, got {K!r}.')
     check_positive(tau)
     for d in ddofs:
-        if d not in (0, 1): raise ValueError(f'ddof and correction must be 1 (Bessel, code) or 0 (population, paper), got {d!r}.')
+        if d not in (0, 1):
+            raise ValueError(f'ddof and correction must be 1 (Bessel, code) or 0 (population, paper), got {d!r}.')
 
 def zscore_std(K: int,  # number of classes
                tau: float = 1.0,  # base temperature
@@ -61,7 +63,8 @@ def check_properties(x: Tensor,  # (..., K) logits, non-constant rows; float64 f
     "Measured residuals of §1.3's properties of Z(x;τ); each is 0 up to rounding when the property holds."
     K, Z = x.shape[-1], zscore(x, tau, ddof=ddof, eps=eps)
     s = x.std(-1, keepdim=True, correction=ddof)
-    if not bool((s > 0).all()): raise ValueError('check_properties needs logit vectors that are not constant: a constant row has no std.')
+    if not bool((s > 0).all()):
+        raise ValueError('check_properties needs logit vectors that are not constant: a constant row has no std.')
     shrink = s / (s + eps)  # the eps guard's factor, 1 when eps=0
     std_err = lambda c: Z.std(-1, keepdim=True, correction=c) / (zscore_std(K, tau, ddof, c) * shrink) - 1
     drops = Z.gather(-1, x.argsort(-1)).diff(dim=-1).clamp(max=0)

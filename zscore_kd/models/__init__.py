@@ -74,7 +74,8 @@ def ResNet18(num_classes=100): return ResNetV2(bottleneck=False, num_blocks=(2, 
 def ResNet50(num_classes=100): return ResNetV2(bottleneck=True, num_blocks=(3, 4, 6, 3), num_classes=num_classes)
 
 # %% ../../nbs/03b_zoo.ipynb #08b4e1c3
-def _wrn(depth, k, num_classes, double_bn_update): return WideResNet(depth, k, num_classes, double_bn_update=double_bn_update)
+def _wrn(depth, k, num_classes, double_bn_update):
+    return WideResNet(depth, k, num_classes, double_bn_update=double_bn_update)
 
 @register('wrn_16_1')
 def wrn_16_1(num_classes=100, double_bn_update=True): return _wrn(16, 1, num_classes, double_bn_update)
@@ -123,7 +124,8 @@ def count_params(model: nn.Module) -> int:
 def _macs_hook(total):
     "Forward hook adding a Conv2d's or Linear's multiply-accumulates per image to `total[0]`."
     def hook(m, inp, out):
-        per_out = m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1] if isinstance(m, nn.Conv2d) else m.in_features
+        per_out = (m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1] if isinstance(m, nn.Conv2d)
+                   else m.in_features)
         total[0] += out.numel() // out.shape[0] * per_out
     return hook
 
@@ -131,7 +133,8 @@ def _macs_hook(total):
 def count_macs(model: nn.Module, input_size=(3, 32, 32)) -> int:  # input_size: (C, H, W) of one image
     "Multiply-accumulates of convolutions and linear layers for one image."
     total, was_training = [0], model.training
-    hooks = [m.register_forward_hook(_macs_hook(total)) for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+    hooks = [m.register_forward_hook(_macs_hook(total)) for m in model.modules()
+             if isinstance(m, (nn.Conv2d, nn.Linear))]
     try:
         with torch.no_grad(): model.eval()(torch.zeros(1, *input_size))
     finally:

@@ -54,7 +54,8 @@ def init_msra(model, linear_std=None):  # std of the linear weight; None keeps P
 # %% ../../nbs/03_models.ipynb #98e1d501
 class BasicBlock(nn.Module):
     "Two 3x3 conv-BN and a shortcut; returns `(relu(preact), preact)`."
-    def __init__(self, c_in, c_out, stride=1, short='shortcut'):  # short: name of the projection ('downsample' in resnet.py)
+    # short: name of the projection ('downsample' in resnet.py)
+    def __init__(self, c_in, c_out, stride=1, short='shortcut'):
         super().__init__()
         self.conv1, self.bn1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=False), nn.BatchNorm2d(c_out)
         self.conv2, self.bn2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=False), nn.BatchNorm2d(c_out)
@@ -89,7 +90,8 @@ class ResNet(CifarNet):
         n, self.num_classes, self.feat_dim = (depth - 2) // 6, num_classes, widths[3]
         self.conv1, self.bn1 = nn.Conv2d(3, widths[0], 3, 1, 1, bias=False), nn.BatchNorm2d(widths[0])
         for i in range(3):
-            blocks = [BasicBlock(widths[i + (j > 0)], widths[i + 1], 2 if i and not j else 1, 'downsample') for j in range(n)]
+            blocks = [BasicBlock(widths[i + (j > 0)], widths[i + 1], 2 if i and not j else 1, 'downsample')
+                      for j in range(n)]
             setattr(self, f'layer{i + 1}', Stage(*blocks))
         self.fc = nn.Linear(widths[3], num_classes)
         init_kaiming(self)
@@ -103,7 +105,8 @@ class ResNet(CifarNet):
 # %% ../../nbs/03_models.ipynb #e11cc85b
 class ResNetV2(CifarNet):
     "ImageNet-style ResNet for 32x32 inputs (mdistiller `resnetv2.py`: ResNet18, ResNet50)."
-    def __init__(self, bottleneck: bool, num_blocks, num_classes: int = 100):  # num_blocks: blocks per stage, e.g. (2, 2, 2, 2)
+    # num_blocks: blocks per stage, e.g. (2, 2, 2, 2)
+    def __init__(self, bottleneck: bool, num_blocks, num_classes: int = 100):
         super().__init__()
         self.conv1, self.bn1 = nn.Conv2d(3, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64)
         c_in = 64
@@ -121,7 +124,8 @@ class ResNetV2(CifarNet):
         f0 = F.relu(self.bn1(self.conv1(x)))
         f1, p1 = self.layer1(f0); f2, p2 = self.layer2(f1); f3, p3 = self.layer3(f2); f4, p4 = self.layer4(f3)
         pooled = F.adaptive_avg_pool2d(f4, 1).flatten(1)
-        return self.linear(pooled), dict(feats=[f0, f1, f2, f3, f4], preact_feats=[f0, p1, p2, p3, p4], pooled_feat=pooled)
+        return self.linear(pooled), dict(feats=[f0, f1, f2, f3, f4], preact_feats=[f0, p1, p2, p3, p4],
+                                         pooled_feat=pooled)
 
 # %% ../../nbs/03_models.ipynb #15294ba2
 class WideBlock(nn.Module):
@@ -143,7 +147,8 @@ class WideGroup(nn.Module):
     "`n` wide blocks, the first one strided; kept under `.layer` as in mdistiller."
     def __init__(self, n, c_in, c_out, stride, drop_rate=0.0):
         super().__init__()
-        self.layer = nn.Sequential(*[WideBlock(c_out if i else c_in, c_out, 1 if i else stride, drop_rate) for i in range(n)])
+        self.layer = nn.Sequential(*[WideBlock(c_out if i else c_in, c_out, 1 if i else stride, drop_rate)
+                                     for i in range(n)])
     def forward(self, x): return self.layer(x)
 
 # %% ../../nbs/03_models.ipynb #74531f16

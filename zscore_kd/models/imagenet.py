@@ -37,7 +37,8 @@ def _tv_resnet(block, layers, num_classes):
 # %% ../../nbs/03c_imagenet.ipynb #943911ae
 def _cbr(c_in, c_out, k, stride, groups=1):
     "conv (no bias)-BN-ReLU layers."
-    return [nn.Conv2d(c_in, c_out, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True)]
+    return [nn.Conv2d(c_in, c_out, k, stride, k // 2, groups=groups, bias=False), nn.BatchNorm2d(c_out),
+            nn.ReLU(inplace=True)]
 
 _MBV1 = [(32, 64, 1), (64, 128, 2), (128, 128, 1), (128, 256, 2), (256, 256, 1), (256, 512, 2),
          *[(512, 512, 1)] * 5, (512, 1024, 2), (1024, 1024, 1)]  # (in, out, stride) of each depthwise-separable unit
@@ -48,7 +49,8 @@ class MobileNetV1(nn.Module):
     def __init__(self, num_classes: int = 1000):
         super().__init__()
         stem = nn.Sequential(*_cbr(3, 32, 3, 2))  # built first: same default-init draws as mdistiller
-        units = [nn.Sequential(*_cbr(c_in, c_in, 3, s, groups=c_in), *_cbr(c_in, c_out, 1, 1)) for c_in, c_out, s in _MBV1]
+        units = [nn.Sequential(*_cbr(c_in, c_in, 3, s, groups=c_in), *_cbr(c_in, c_out, 1, 1))
+                 for c_in, c_out, s in _MBV1]
         self.model = nn.Sequential(stem, *units, nn.AvgPool2d(7))
         self.fc, self.num_classes, self.feat_dim = nn.Linear(1024, num_classes), num_classes, 1024
 
@@ -99,7 +101,9 @@ def teacher_file(name: str) -> Path:
 # %% ../../nbs/03c_imagenet.ipynb #3bbfe475
 def _fetch(name: str, path: Path):
     "Download the teacher's weights to `path` (torch.hub: temporary file, hash check, rename); offline: nothing."
-    try: torch.hub.download_url_to_file(teacher_weights(name).url, str(path), hash_prefix=path.stem.split('-')[-1], progress=False)
+    try:
+        torch.hub.download_url_to_file(teacher_weights(name).url, str(path), hash_prefix=path.stem.split('-')[-1],
+                                       progress=False)
     except (OSError, RuntimeError): pass  # offline or a failed hash: the caller says what is missing
 
 def _state(name: str, path: Path) -> dict:
@@ -109,7 +113,8 @@ def _state(name: str, path: Path) -> dict:
         raise ValueError(f"{path} is not a readable PyTorch weights file ({type(e).__name__}); delete it and download "
                          f"{teacher_weights(name).url} again.") from None
     if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
-        raise ValueError(f"{path} holds no state_dict (a dict of tensors); delete it and download {teacher_weights(name).url} again.")
+        raise ValueError(f"{path} holds no state_dict (a dict of tensors); delete it and download "
+                         f"{teacher_weights(name).url} again.")
     return state
 
 # %% ../../nbs/03c_imagenet.ipynb #2f85e4a2

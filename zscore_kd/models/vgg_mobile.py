@@ -22,7 +22,8 @@ def _vgg_block(c_in, widths):
 
 class VGG(CifarNet):
     "VGG with batch norm for CIFAR (mdistiller `vgg.py`, `vgg*_bn`)."
-    def __init__(self, cfg, num_classes: int = 100):  # cfg: five lists of conv widths, e.g. [[64], [128], [256], [512], [512]]
+    # cfg: five lists of conv widths, e.g. [[64], [128], [256], [512], [512]]
+    def __init__(self, cfg, num_classes: int = 100):
         super().__init__()
         for i, widths in enumerate(cfg): setattr(self, f'block{i}', _vgg_block(cfg[i - 1][-1] if i else 3, widths))
         self.classifier, self.num_classes, self.feat_dim = nn.Linear(512, num_classes), num_classes, 512
@@ -52,7 +53,8 @@ class InvertedResidual(nn.Module):
 
 def _conv_bn_relu(c_in, c_out, k, stride):
     "conv (no bias, 'same' padding)-BN-ReLU as a Sequential."
-    return nn.Sequential(nn.Conv2d(c_in, c_out, k, stride, k // 2, bias=False), nn.BatchNorm2d(c_out), nn.ReLU(inplace=True))
+    return nn.Sequential(nn.Conv2d(c_in, c_out, k, stride, k // 2, bias=False), nn.BatchNorm2d(c_out),
+                         nn.ReLU(inplace=True))
 
 # %% ../../nbs/03a_vgg_mobile.ipynb #45d4ac15
 class MobileNetV2(CifarNet):
@@ -64,7 +66,8 @@ class MobileNetV2(CifarNet):
         for t, width, n, s in [(1, 16, 1, 1), (expansion, 24, 2, 1), (expansion, 32, 3, 2), (expansion, 64, 4, 2),
                                (expansion, 96, 3, 1), (expansion, 160, 3, 2), (expansion, 320, 1, 1)]:
             c_out = int(width * width_mult)
-            self.blocks.append(nn.Sequential(*[InvertedResidual(c_out if i else c, c_out, 1 if i else s, t) for i in range(n)]))
+            self.blocks.append(nn.Sequential(*[InvertedResidual(c_out if i else c, c_out, 1 if i else s, t)
+                                               for i in range(n)]))
             c = c_out
         self.feat_dim = int(1280 * width_mult) if width_mult > 1.0 else 1280
         self.conv2, self.num_classes = _conv_bn_relu(c, self.feat_dim, 1, 1), num_classes
@@ -100,12 +103,13 @@ class ShuffleV1Block(nn.Module):
 
 # %% ../../nbs/03a_vgg_mobile.ipynb #f659bacd
 class ShuffleNetV1(CifarNet):
-    "ShuffleNetV1 for CIFAR (mdistiller `ShuffleNetv1.py`; ShuffleV1 is out_planes (240, 480, 960), blocks (4, 8, 4), 3 groups)."
+    "ShuffleNetV1 for CIFAR (mdistiller `ShuffleNetv1.py`); the defaults are mdistiller's ShuffleV1."
     def __init__(self, out_planes=(240, 480, 960), num_blocks=(4, 8, 4), groups: int = 3, num_classes: int = 100):
         super().__init__()
         self.conv1, self.bn1, c_in = nn.Conv2d(3, 24, 1, bias=False), nn.BatchNorm2d(24), 24
         for i, (c, n) in enumerate(zip(out_planes, num_blocks)):
-            setattr(self, f'layer{i + 1}', Stage(*[ShuffleV1Block(c if j else c_in, c - (0 if j else c_in), 1 if j else 2, groups)
+            setattr(self, f'layer{i + 1}',
+                    Stage(*[ShuffleV1Block(c if j else c_in, c - (0 if j else c_in), 1 if j else 2, groups)
                                                    for j in range(n)]))
             c_in = c
         self.linear, self.num_classes, self.feat_dim = nn.Linear(c_in, num_classes), num_classes, c_in
@@ -151,7 +155,7 @@ class ShuffleV2Down(nn.Module):
 
 # %% ../../nbs/03a_vgg_mobile.ipynb #f4f536ca
 class ShuffleNetV2(CifarNet):
-    "ShuffleNetV2 for CIFAR (mdistiller `ShuffleNetv2.py`; ShuffleV2 is net_size 1: channels (116, 232, 464, 1024), blocks (3, 7, 3))."
+    "ShuffleNetV2 for CIFAR (mdistiller `ShuffleNetv2.py`); the defaults are mdistiller's ShuffleV2 (net_size 1)."
     def __init__(self, out_channels=(116, 232, 464, 1024), num_blocks=(3, 7, 3), num_classes: int = 100):
         super().__init__()
         self.conv1, self.bn1, c_in = nn.Conv2d(3, 24, 1, bias=False), nn.BatchNorm2d(24), 24
