@@ -81,14 +81,16 @@ def logit_difference(student, teacher, labels, standardized: bool = False, ddof:
 
 # %% ../nbs/09b_figures.ipynb #245c8270
 PAPER_DIFF_STATS = {'KD': ((0.27, 3.03), (0.94, 7.36), (0.18, 1.18)), 'DKD': ((0.13, 0.99), (0.54, 4.35), (0.08, 0.38)),
-                    'MLKD': ((0.23, 2.75), (0.18, 1.91), (0.06, 0.44)), 'KD+CTKD': None}  # Fig. 3, S1 captions (mean, max); CTKD's illegible
+                    # Fig. 3, S1 captions (mean, max); CTKD's illegible
+                    'MLKD': ((0.23, 2.75), (0.18, 1.91), (0.06, 0.44)), 'KD+CTKD': None}
 VMAX = {'KD': 7.5, 'KD+CTKD': 7.5, 'DKD': 4.5, 'MLKD': 3.0}  # the authors' notebook
 PANELS = ('(a) {m}', '(b) {m}+Ours w/o Z', '(c) {m}+Ours w/ Z')
 
 def difference_row(axs, logits: dict, labels, method: str = 'KD') -> list:
-    "Fig. 3 row 2 for `method`: (a) its student, (b) its +Ours student, raw, (c) the +Ours student and teacher Z-scored."
+    "Fig. 3 row 2 for `method`: (a) its student, (b) its +Ours student, raw, (c) +Ours student and teacher Z-scored."
     t, stats = logits[TEACHER_ROW], []
-    for ax, (student, std), name in zip(axs, ((method, False), (method + '+Ours', False), (method + '+Ours', True)), PANELS):
+    for ax, (student, std), name in zip(axs, ((method, False), (method + '+Ours', False), (method + '+Ours', True)),
+                                        PANELS):
         d, s = logit_difference(logits[student], t, labels, std)
         im = ax.imshow(d.numpy(), cmap='Reds', vmin=0, vmax=VMAX.get(method, d.nan_to_num().max().item()))
         ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.02)  # the scale of |M_student − M_teacher|
@@ -102,9 +104,12 @@ def figure_3(logits: dict, labels, index: int = 448, ddof: int = 1) -> tuple:
     index = min(index, len(labels) - 1)  # 448 is the paper's image; a tiny test set has fewer
     t, y = logits[TEACHER_ROW][index], int(labels[index])
     fig, axs = plt.subplots(2, 3, figsize=(15, 8))
-    for ax, (student, std, title) in zip(axs[0], (('KD', False, '(a) KD student, raw'), ('KD+Ours', False, '(b) KD+Ours student, raw'),
+    for ax, (student, std, title) in zip(axs[0],
+                                         (('KD', False, '(a) KD student, raw'),
+                                          ('KD+Ours', False, '(b) KD+Ours student, raw'),
                                                   ('KD+Ours', True, '(c) KD+Ours, both Z-scored'))):
-        plot_logit_bars(ax, t, logits[student][index], standardized=std, ddof=ddof, target=y, title=f'{title} (test image {index})')
+        plot_logit_bars(ax, t, logits[student][index], standardized=std, ddof=ddof, target=y,
+                        title=f'{title} (test image {index})')
     stats = difference_row(axs[1], logits, labels, 'KD')
     fig.tight_layout()
     return fig, {'KD': stats}
@@ -122,7 +127,8 @@ def difference_stats_markdown(stats: dict) -> str:
     lines = ['| method | panel | ours mean | ours max | paper mean | paper max |', '|---|---|---|---|---|---|']
     for m, row in stats.items():
         paper = PAPER_DIFF_STATS.get(m) or ((None, None),) * 3
-        lines += [f"| {m} | {p.format(m=m)} | {s['mean']:.2f} | {s['max']:.2f} | {'' if pm is None else pm} | {'' if px is None else px} |"
+        lines += [f"| {m} | {p.format(m=m)} | {s['mean']:.2f} | {s['max']:.2f} | {'' if pm is None else pm} | "
+                  f"{'' if px is None else px} |"
                   for p, s, (pm, px) in zip(PANELS, row, paper)]
     return '\n'.join(lines)
 
@@ -136,7 +142,8 @@ def figure_4(features: dict, labels, seed: int = 0):
     "Fig. 4: t-SNE of each model's penultimate features (label -> N×D), 3 panels per row."
     rows = math.ceil(len(features) / 3)
     fig, axs = plt.subplots(rows, 3, figsize=(12, 4 * rows), squeeze=False)
-    colors, size = [f'C{int(c) % 10}' for c in labels], 1 if len(labels) > 2000 else 6  # the paper: size 1 for 10,000 points
+    # the paper: size 1 for 10,000 points
+    colors, size = [f'C{int(c) % 10}' for c in labels], 1 if len(labels) > 2000 else 6
     for ax, (label, f) in zip(axs.flat, features.items()):
         xy = tsne_2d(f, seed); ax.scatter(xy[:, 0], xy[:, 1], s=size, alpha=0.4, c=colors); ax.set_title(label, fontsize=10)
     for ax in axs.flat: ax.axis('off')
@@ -167,7 +174,7 @@ def _stand_series(logits: dict, method: str, ddof: int = 1) -> dict:
             'teacher, Z-scored': zscore(t, ddof=ddof), f'{method}+Ours student, Z-scored': zscore(o, ddof=ddof)}
 
 def figure_5(logits: dict, models: dict, bins: int = 500):
-    "Fig. 5: (a) the teachers' logit moments, with parameter counts; (b) teacher, KD and KD+Ours students, raw and Z-scored."
+    "Fig. 5: (a) the teachers' logit moments, with parameter counts; (b) teacher, KD, KD+Ours, raw and Z-scored."
     teachers = {k: v for k, v in logits.items() if k.startswith(TEACHER_ROW + ' ')}
     named = {f"{k.split()[-1]} ({count_params(models[k]) / 1e6:.2f} M)": v for k, v in teachers.items()}
     fig, axs = plt.subplots(1, 2, figsize=(13, 5))
@@ -195,17 +202,19 @@ def figure_s3(histories: dict):
 
 # %% ../nbs/09b_figures.ipynb #1de8c7ea
 def figure_s3_vit(histories: dict, reference: dict):
-    "Fig. S3 (right): test top-1 per epoch of each ViT student (label -> metrics.jsonl), the paper's LG final accuracy dashed."
+    "Fig. S3 (right): test top-1 per epoch of each ViT student (label -> metrics.jsonl), LG's final accuracy dashed."
     fig, ax = plt.subplots(figsize=(6, 4))
     for (label, h), color in zip(histories.items(), plt.rcParams['axes.prop_cycle'].by_key()['color']):
-        ax.plot([r['epoch'] for r in h], [r['test_top1'] for r in h], color=color, marker='o' if len(h) < 10 else None, label=f'{label} KD+Ours')
-        if label in reference: ax.axhline(reference[label], color=color, ls='--', lw=1, label=f'{label} LG, final (Table S4)')
+        ax.plot([r['epoch'] for r in h], [r['test_top1'] for r in h], color=color, marker='o' if len(h) < 10 else None,
+                label=f'{label} KD+Ours')
+        if label in reference: ax.axhline(reference[label], color=color, ls='--', lw=1,
+                                          label=f'{label} LG, final (Table S4)')
     ax.set_xlabel('epoch'); ax.set_ylabel('test top-1 (%)'); ax.legend(fontsize=8); fig.tight_layout()
     return fig
 
 # %% ../nbs/09b_figures.ipynb #32a93a42
 def figure_s3_vit_runs(plans: list):
-    "Fig. S3 (right) from the runs of its plans (each with `.cell.student` and `.config`), LG's Table S4 accuracy dashed."
+    "Fig. S3 (right) from the runs of its plans (each with `.cell.student`, `.config`), LG's Table S4 accuracy dashed."
     names = {v: k for k, v in VIT_STUDENTS.items()}  # zoo name -> the paper's
     lg = {names[c.student]: c.paper['top1'] for c in table_cells('supp_T4') if c.row.startswith('LG') and c.student in names}
     return figure_s3_vit({names[p.cell.student]: RunDir(p.config).history() for p in plans}, lg)

@@ -57,31 +57,36 @@ def evaluate(model, loader, autocast, dist: Dist = Dist()) -> dict:
     for b in loader.epoch(0):
         with autocast(): logits = model(b['x']).float()
         hits = logits.topk(min(5, logits.shape[1]), dim=1).indices == b['y'][:, None]
-        s = torch.stack([F.cross_entropy(logits, b['y'], reduction='sum'), hits[:, 0].sum(), hits.any(1).sum(), torch.tensor(len(b['y']), device=logits.device)])
+        s = torch.stack([F.cross_entropy(logits, b['y'], reduction='sum'), hits[:, 0].sum(), hits.any(1).sum(),
+                         torch.tensor(len(b['y']), device=logits.device)])
         sums = s if sums is None else sums + s
     loss, top1, top5, n = all_sum(sums, dist).tolist()
     return dict(test_loss=loss / n, test_top1=100 * top1 / n, test_top5=100 * top5 / n)
 
 # %% ../nbs/06f_learner.ipynb #26311266
-class TrainingDiverged(RuntimeError): "A non-finite loss, weight, buffer or evaluation; the last good checkpoint is kept."
+class TrainingDiverged(RuntimeError): "A non-finite loss, weight, buffer or evaluation; the last good checkpoint stays."
 
 class Learner:
     "One student in training: model, method, optimizer, metrics, run folder."
     def __init__(self, c: RunConfig, num_classes: int, teacher_info: dict = None, dist: Dist = Dist()):
         self.c, self.run, self.dist, dev = c, RunDir(c), dist, torch.device(c.device)
         torch.manual_seed(c.seed)  # the same initial weights whether trained alone or in a group
-        self.model = build_model(c, num_classes).to(dev, memory_format=torch.channels_last if c.channels_last else torch.preserve_format)
-        ddp = wrap_ddp(self.model, dist, c.sync_bn)  # the views in one call; under torchrun inside DDP (SyncBN if asked)
+        self.model = build_model(c, num_classes).to(dev,
+                                                    memory_format=torch.channels_last if c.channels_last else torch.preserve_format)
+        # the views in one call; under torchrun inside DDP (SyncBN if asked)
+        ddp = wrap_ddp(self.model, dist, c.sync_bn)
         method = build_method(c)  # a two-head student (DeiT's distillation token) gets its KD on the second head
         self.method = (DistillationHead(method) if getattr(self.model, 'distilled_training', False) else method).to(dev)
         graphs = c.cuda_graphs and dev.type == 'cuda'  # fused SGD/AdamW with a device-tensor lr is capturable
-        self.opt = make_optimizer(c.optimizer, self.model, self.method.extra_parameters(), lr=c.lr, weight_decay=c.weight_decay,
+        self.opt = make_optimizer(c.optimizer, self.model, self.method.extra_parameters(), lr=c.lr,
+                                  weight_decay=c.weight_decay,
                                   momentum=c.momentum, lr_tensor_on=dev if graphs else None)
         self.forward = torch.compile(ddp, mode='max-autotune-no-cudagraphs') if c.compile else ddp
         self.autocast, self.sums = autocast_for(c), torch.zeros(4, device=dev)  # loss × n, correct, non-finite, n
         self.epoch, self.best, self.history = 0, None, []
         if (ck := self.run.load_checkpoint()) is not None: self.load(ck)  # says 'resuming <run> from epoch e of n'
-        if dist.main: write_json(self.run.path / 'config.json', {'hash': self.run.hash, **dataclasses.asdict(c), 'teacher_info': teacher_info})
+        if dist.main: write_json(self.run.path / 'config.json',
+                                 {'hash': self.run.hash, **dataclasses.asdict(c), 'teacher_info': teacher_info})
 
     def state(self) -> dict:
         return dict(epoch=self.epoch, best=self.best, history=self.history, model=self.model.state_dict(),
@@ -98,7 +103,8 @@ class Learner:
             loss = sum(self.method(logits, teacher, y).values())
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
-        for p in self.method.extra_parameters() if self.dist.enabled else []:  # CTKD's temperature: outside DDP, averaged here
+        # CTKD's temperature: outside DDP, averaged here
+        for p in self.method.extra_parameters() if self.dist.enabled else []:
             if p.grad is not None: all_sum(p.grad, self.dist).div_(self.dist.world)
         self.opt.step()
         with torch.no_grad():
@@ -112,12 +118,14 @@ class Learner:
         self.model.train(); self.sums.zero_()
 
     def end_epoch(self, epoch: int, test_loader, seconds: float) -> dict:
-        "Read the epoch's metrics (summed over ranks), evaluate, record, checkpoint (rank 0); stop on a non-finite loss."
+        "Read the epoch's metrics (summed over ranks), evaluate, record, checkpoint (rank 0); stop if non-finite."
         loss, correct, bad, n_train = all_sum(self.sums.clone(), self.dist).tolist()
-        broadcast_buffers(self.model, self.dist)  # every rank evaluates (and rank 0 saves) rank 0's BatchNorm statistics
+        # every rank evaluates (and rank 0 saves) rank 0's BatchNorm statistics
+        broadcast_buffers(self.model, self.dist)
         if bad: self.diverged(epoch, 'the training loss')
         rec = dict(epoch=epoch, lr=lr_at(self.c, epoch), train_loss=loss / n_train, train_top1=100 * correct / n_train,
-                   **evaluate(self.model, test_loader, self.autocast, self.dist), seconds=seconds, images_per_s=n_train / seconds, **self.method.extra_state())
+                   **evaluate(self.model, test_loader, self.autocast, self.dist), seconds=seconds,
+                   images_per_s=n_train / seconds, **self.method.extra_state())
         if bad := first_nonfinite(self.state()) or ('the test loss' if not math.isfinite(rec['test_loss']) else None): self.diverged(epoch, bad)
         self.epoch = epoch; self.history.append(rec)
         if self.best is None or rec['test_top1'] >= self.best['top1']:  # mdistiller keeps the latest of equal bests
@@ -129,20 +137,25 @@ class Learner:
     def diverged(self, epoch: int, what: str):
         "Stop with one true sentence: what is not finite, and which epoch's files are kept."
         kept = f'its checkpoint of epoch {self.epoch} is kept' if self.epoch else 'no epoch had been saved yet'
-        raise TrainingDiverged(f'Training diverged in epoch {epoch} of {self.run.path}: {what} is not finite and nothing of this '
+        raise TrainingDiverged(f'Training diverged in epoch {epoch} of {self.run.path}: {what} is not finite and '
+                               f'nothing of this '
                                f'epoch was saved ({kept}); lower lr or kd_weight (a new run), or inspect the data.')
 
     def finish(self, teacher_info: dict) -> dict:
-        "Write student_final.pth, the teacher archive copy of a vanilla run, and result.json (last: it marks the run done); rank 0 only."
+        "Rank 0: write student_final.pth, a vanilla run's teacher copy, then result.json (it marks the run done)."
         h, last = self.history, self.history[-1]
         if not self.dist.main: return None
         self.run.save_student('final', self.model, last['epoch'], last['test_top1'])
-        if self.c.method == 'vanilla': save_teacher(self.model, self.c.student, self.run.path / 'teacher', epoch=last['epoch'], accuracy=last['test_top1'])
+        if self.c.method == 'vanilla': save_teacher(self.model, self.c.student, self.run.path / 'teacher',
+                                                    epoch=last['epoch'], accuracy=last['test_top1'])
         steady = h[1:] or h
-        result = dict(hash=self.run.hash, run_dir=str(self.run.path), config=dataclasses.asdict(self.c), method=self.method.hparams,
-                      teacher=teacher_info, final=dict(epoch=last['epoch'], top1=last['test_top1'], top5=last['test_top5']), best=self.best,
+        result = dict(hash=self.run.hash, run_dir=str(self.run.path), config=dataclasses.asdict(self.c),
+                      method=self.method.hparams,
+                      teacher=teacher_info,
+                      final=dict(epoch=last['epoch'], top1=last['test_top1'], top5=last['test_top5']), best=self.best,
                       wall_time_s=sum(r['seconds'] for r in h), first_epoch_s=h[0]['seconds'],
-                      train_images_per_s=sum(r['images_per_s'] for r in steady) / len(steady), epochs=len(h), world_size=self.dist.world, env=environment())
+                      train_images_per_s=sum(r['images_per_s'] for r in steady) / len(steady), epochs=len(h),
+                      world_size=self.dist.world, env=environment())
         write_json(self.run.path / 'result.json', result)
         return result
 
@@ -208,5 +221,6 @@ class StepGraphs(EagerSteps):
             stream = self.streams[id(L)]
             stream.wait_stream(main)
             with self._on(stream):
-                self._run(id(L), n, stream, lambda L=L: L.step([s['x'], s.get('x_strong')][:L.method.views], s['y'], s['t'] or None))
+                self._run(id(L), n, stream,
+                          lambda L=L: L.step([s['x'], s.get('x_strong')][:L.method.views], s['y'], s['t'] or None))
         for L in active: main.wait_stream(self.streams[id(L)])

@@ -31,7 +31,8 @@ def warmup_cosine_lr(epoch: int, lr: float, epochs: int, warmup_epochs: int = 20
     return min_lr + 0.5 * (lr - min_lr) * (1 + math.cos(math.pi * t / epochs))
 
 # %% ../nbs/06c_optim.ipynb #7add0a8a
-NO_DECAY_NAMES = ('cls_token', 'pos_embed', 'dist_token')  # timm's names for the reference's cls_token/pos_embed/distill_token
+# timm's names for the reference's cls_token/pos_embed/distill_token
+NO_DECAY_NAMES = ('cls_token', 'pos_embed', 'dist_token')
 
 def no_weight_decay(name: str, param) -> bool:
     "The reference's rule: no weight decay on 1-D parameters, biases, tokens and position embeddings."
@@ -45,13 +46,15 @@ def adamw_param_groups(model: nn.Module, weight_decay: float, extra=()) -> list:
             {'params': [p for n, p in named if no_weight_decay(n, p)] + list(extra), 'weight_decay': 0.0}]
 
 # %% ../nbs/06c_optim.ipynb #4573ba9e
-def make_optimizer(family: str, model: nn.Module, extra=(), *,  # family: 'sgd' | 'adamw'; extra: the method's parameters
+# family: 'sgd' | 'adamw'; extra: the method's parameters
+def make_optimizer(family: str, model: nn.Module, extra=(), *,
                    lr: float, weight_decay: float, momentum: float = 0.9, lr_tensor_on=None):  # lr_tensor_on: a device
     "The optimizer of a recipe family: mdistiller's SGD on every parameter, or the reference's AdamW groups."
     lr = torch.tensor(lr, device=lr_tensor_on) if lr_tensor_on is not None else lr
     fused = True if lr_tensor_on is not None else None
     if family == 'sgd':
-        return torch.optim.SGD(list(model.parameters()) + list(extra), lr=lr, momentum=momentum, weight_decay=weight_decay, fused=fused)
+        return torch.optim.SGD(list(model.parameters()) + list(extra), lr=lr, momentum=momentum,
+                               weight_decay=weight_decay, fused=fused)
     if family == 'adamw':
         return torch.optim.AdamW(adamw_param_groups(model, weight_decay, extra), lr=lr, betas=(0.9, 0.999), fused=fused)
     raise ValueError(f"Unknown optimizer family {family!r}; choose one of {', '.join(FAMILIES)}.")

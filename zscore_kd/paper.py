@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from .recipes import load_csv, parse_number
 
 # %% ../nbs/06b_paper.ipynb #e9a755da
-IMAGENET_STUDENT = ("not run: the paper's student row is torchvision's pretrained ResNet18 (69.76 / 89.08, its IMAGENET1K_V1 "
+IMAGENET_STUDENT = ("not run: the paper's student row is torchvision's pretrained ResNet18 (69.76 / 89.08, its "
+                    "IMAGENET1K_V1 "
                     "numbers) and MobileNetV1 from earlier papers")
 
 @dataclass(frozen=True)
@@ -34,17 +35,22 @@ TABLES = {t.key: t for t in (
     Table('supp_T3', 'Table S3: the ablation of Table 4 at τ=4', ablation=True),
     Table('supp_T4', 'Table S4: ViT students of a ResNet-56 teacher'),
     Table('supp_T5', 'Table S5: TAKD, ATKD and PT-Loss against Ours, WRN-16-2 students'),
-    Table('supp_T6', 'Table S6: COCO detection', why_not='out of scope: detection (Faster R-CNN, detectron2) and the supplement\'s numbers are not available'),
-    Table('supp_T7', 'Table S7: CUB-200', why_not='out of scope: no CUB-200 pipeline, and the supplement gives neither the numbers nor the student'))}
+    Table('supp_T6', 'Table S6: COCO detection',
+          why_not='out of scope: detection (Faster R-CNN, detectron2) and the supplement\'s numbers are not available'),
+    Table('supp_T7', 'Table S7: CUB-200',
+          why_not='out of scope: no CUB-200 pipeline, and the supplement gives neither the numbers nor the student'))}
 
 # %% ../nbs/06b_paper.ipynb #4581f8cb
 ROWS = {'Student (vanilla)': ('vanilla', 'none'), 'KD': ('kd', 'none'), 'KD+Ours': ('kd', 'zscore'),
-        'KD+CTKD': ('ctkd', 'none'), 'KD+CTKD+Ours': ('ctkd', 'zscore'), 'DKD': ('dkd', 'none'), 'DKD+Ours': ('dkd', 'zscore'),
-        'MLKD': ('mlkd', 'none'), 'MLKD+Ours': ('mlkd', 'zscore'), 'KD (z)': ('kd', 'none'), 'KD (z - mean(z))': ('kd', 'center_only'),
+        'KD+CTKD': ('ctkd', 'none'), 'KD+CTKD+Ours': ('ctkd', 'zscore'), 'DKD': ('dkd', 'none'),
+        'DKD+Ours': ('dkd', 'zscore'),
+        'MLKD': ('mlkd', 'none'), 'MLKD+Ours': ('mlkd', 'zscore'), 'KD (z)': ('kd', 'none'),
+        'KD (z - mean(z))': ('kd', 'center_only'),
         'KD (z / std(z))': ('kd', 'scale_only'), 'KD+Ours ((z - mean)/std)': ('kd', 'zscore'),
         'TAKD': ('takd', 'none'), 'ATKD': ('atkd', 'none'), 'PT-Loss': ('pt_loss', 'none'),
         'Train from scratch (no KD)': ('vanilla', 'none')}
-VIT_STUDENTS = {'DeiT-Ti': 'deit_ti', 'T2T-ViT-7': 't2t_vit_7', 'PiT-Ti': 'pit_ti', 'PVT-Ti': 'pvt_ti'}  # Table S4 -> zoo names
+# Table S4 -> zoo names
+VIT_STUDENTS = {'DeiT-Ti': 'deit_ti', 'T2T-ViT-7': 't2t_vit_7', 'PiT-Ti': 'pit_ti', 'PVT-Ti': 'pvt_ti'}
 TEACHER_ROW = 'Teacher (vanilla)'
 LITERATURE = "not run: a feature-based distiller, and this project implements logit methods only"
 
@@ -74,7 +80,8 @@ def produced_by(method: str, stand: str, r: dict) -> str:
     "Who produced a reported number: the recipe row's `produced_by` for cells run here, else what reported.csv says."
     key = ('vanilla', '', r['teacher' if method == 'teacher' else 'student'], 'none') if method in ('teacher', 'vanilla') else \
           (method, r['teacher'], r['student'], stand)
-    row = next((x for x in load_csv('recipes.csv') if (x['method'], x['teacher'], x['student'], x['logit_stand']) == key), None)
+    row = next((x for x in load_csv('recipes.csv') if (x['method'], x['teacher'], x['student'],
+                                                       x['logit_stand']) == key), None)
     return row['produced_by'] if row and row.get('produced_by') else f"not stated by the paper (read from {r['source']})"
 
 # %% ../nbs/06b_paper.ipynb #f80edbe5
@@ -105,7 +112,8 @@ FIGURES = {'fig2': ('Fig. 2: the toy case (exact, no training)', ()),
            'figS1': ('Fig. S1: class-mean logit differences, CTKD, DKD, MLKD', ('ctkd', 'dkd', 'mlkd')),
            'figS2': ('Fig. S2: per-image logit mean and std, CTKD, DKD, MLKD', ('ctkd', 'dkd', 'mlkd')),
            'figS3': ('Fig. S3 (left): test accuracy and loss per epoch, KD vs KD+Ours', ('kd',)),
-           'figS3_vit': ('Fig. S3 (right): test top-1 per epoch of PiT-Ti and PVT-Ti under KD+Ours, and LG\'s final accuracy', ('kd',))}
+           'figS3_vit': ('Fig. S3 (right): test top-1 per epoch of PiT-Ti and PVT-Ti under KD+Ours, and LG\'s final '
+                         'accuracy', ('kd',))}
 FIG_S3_VIT = ('pit_ti', 'pvt_ti')  # Fig. S3 (right): students of the ResNet-56 teacher, KD+Ours
 _NAMES = {'kd': 'KD', 'ctkd': 'KD+CTKD', 'dkd': 'DKD', 'mlkd': 'MLKD'}
 
@@ -115,6 +123,7 @@ def figure_cells(key: str, fig5_teachers=FIG5_TEACHERS) -> list:  # fig5_teacher
     if key == 'figS3_vit': return [Cell(key, 'KD+Ours', 'resnet56', s, 'kd', 'zscore') for s in FIG_S3_VIT]
     t, s = FIG_PAIR
     cells = [Cell(key, TEACHER_ROW, t, s, 'teacher')] if methods else []
-    cells += [Cell(key, _NAMES[m] + ours, t, s, m, stand) for m in methods for ours, stand in (('', 'none'), ('+Ours', 'zscore'))]
+    cells += [Cell(key, _NAMES[m] + ours, t, s, m, stand) for m in methods for ours,
+              stand in (('', 'none'), ('+Ours', 'zscore'))]
     if key == 'fig5': cells += [Cell(key, f'{TEACHER_ROW} {n}', n, n, 'teacher') for n in fig5_teachers]
     return cells

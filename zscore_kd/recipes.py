@@ -40,12 +40,15 @@ def _as_fields(row: dict) -> dict:
     "RunConfig fields of one recipe row."
     f = {k: parse_number(row[k]) for k in ('base_temp', 'kd_weight', 'ce_weight', 'lr', 'epochs')}
     f['lr_decay_epochs'] = tuple(int(e) for e in row['lr_decay_epochs'].split())
-    f['method_args'] = {k: parse_number(row[c]) for k, c in (('beta', 'dkd_beta'), ('t_start', 't_start'), ('t_end', 't_end')) if row[c] != ''}
+    f['method_args'] = {k: parse_number(row[c]) for k,
+                        c in (('beta', 'dkd_beta'), ('t_start', 't_start'), ('t_end', 't_end')) if row[c] != ''}
     f['method_args'].update(parse_args(row.get('method_args') or ''))
     f['student_args'] = parse_args(row.get('student_args') or '') or None
-    if row['method'] == 'ctkd' and 't_start' in f['method_args']: f['base_temp'] = None  # CTKD: bounds come from t_start/t_end
+    # CTKD: bounds come from t_start/t_end
+    if row['method'] == 'ctkd' and 't_start' in f['method_args']: f['base_temp'] = None
     if row.get('optimizer'):  # the ViT recipe family: AdamW and its own batch, decay, warm-up and floor
-        f.update(optimizer=row['optimizer'], **{k: parse_number(row[k]) for k in ('batch_size', 'weight_decay', 'warmup_epochs', 'min_lr')})
+        f.update(optimizer=row['optimizer'],
+                 **{k: parse_number(row[k]) for k in ('batch_size', 'weight_decay', 'warmup_epochs', 'min_lr')})
     return {k: v for k, v in f.items() if v is not None}
 
 def paper_recipe(config) -> dict:
@@ -55,7 +58,8 @@ def paper_recipe(config) -> dict:
     for row in load_csv('recipes.csv'):
         if (row['method'], row['teacher'], row['student'], row['logit_stand']) == key: return _as_fields(row)
     pairs = sorted({f"{r['teacher']}->{r['student']}" for r in load_csv('recipes.csv') if r['method'] == config.method and r['teacher']})
-    raise ValueError(f"No published recipe for {config.method} {config.teacher}->{config.student} with logit_stand={stand}; "
+    raise ValueError(f"No published recipe for {config.method} {config.teacher}->{config.student} with "
+                     f"logit_stand={stand}; "
                      f"set the hyper-parameters yourself or use a published pair ({', '.join(pairs[:6])}, ...).")
 
 # %% ../nbs/06_recipes.ipynb #a0610ffb

@@ -47,14 +47,16 @@ class RunDir:
     def finished(self) -> bool: return read_json(self.path / 'result.json') is not None
     def result(self) -> dict:
         if (r := read_json(self.path / 'result.json')) is None:
-            raise ValueError(f"{self.path / 'result.json'} is missing or unreadable; run the same command again to write it.")
+            raise ValueError(f"{self.path / 'result.json'} is missing or unreadable; run the same command again to "
+                             f"write it.")
         return r
     def save_checkpoint(self, state: dict, history: list):
         "The checkpoint first, then the metrics it holds, both atomically."
         save_atomic(state, self.path / 'checkpoint.pt')
-        atomic_write(self.path / 'metrics.jsonl', lambda p: p.write_text(''.join(json.dumps(h) + '\n' for h in history)))
+        atomic_write(self.path / 'metrics.jsonl',
+                     lambda p: p.write_text(''.join(json.dumps(h) + '\n' for h in history)))
     def save_student(self, kind: str, model, epoch: int, top1: float):
-        "A student in mdistiller's layout {'model': state_dict} (plus epoch and accuracy): student_best / student_final."
+        "A student in mdistiller's layout {'model': state_dict} (plus epoch, accuracy): student_best / student_final."
         save_atomic({'model': model.state_dict(), 'epoch': epoch, 'accuracy': top1}, self.path / f'student_{kind}.pth')
 
 # %% ../nbs/06e_rundir.ipynb #2b12f260
@@ -67,7 +69,7 @@ def _read_checkpoint(self: RunDir):
     return (None, f'poisoned (non-finite {bad})') if bad else (ck, None)
 
 def _load_checkpoint(self: RunDir):
-    "The checkpoint to resume from (said in one line), or None; a damaged one is reported and the run restarts from scratch."
+    "The checkpoint to resume from (said in one line), or None; a damaged one is reported and the run starts again."
     if not (self.path / 'checkpoint.pt').exists(): return None
     ck, why = self._read_checkpoint()
     if ck is None:
@@ -83,7 +85,8 @@ def _history(self: RunDir) -> list:
     if not f.exists(): return []
     try: return [json.loads(l) for l in f.read_text().splitlines()]
     except ValueError: ck, why = self._read_checkpoint()
-    if ck is None: raise ValueError(f'{f} is unreadable and so is the checkpoint ({why}); delete {self.path} and train the run again.')
+    if ck is None: raise ValueError(f'{f} is unreadable and so is the checkpoint ({why}); delete {self.path} and train '
+                                    f'the run again.')
     warnings.warn(f'{f} is unreadable; using the history saved in its checkpoint.')
     return ck['history']
 
@@ -103,19 +106,22 @@ def _record_inputs(self: RunDir, files: dict):
 def _changed_input(self: RunDir, files: dict) -> str | None:
     "'<role> <path>' of the first recorded input that `files` no longer match (a file that is gone cannot be compared)."
     recorded = read_json(self.path / 'inputs.json') or {}
-    return next((f'{role} {files[role]}' for role, rec in recorded.items() if role in files and not same_file(rec, files[role])), None)
+    return next((f'{role} {files[role]}' for role,
+                 rec in recorded.items() if role in files and not same_file(rec, files[role])), None)
 
 def _check_reuse(self: RunDir, files: dict, force_reuse: bool = False):
-    "Before reuse or resumption: refuse if a recorded input file changed (unless forced); say so if result.json is damaged."
+    "Before reuse or resumption: refuse a changed input file (unless forced); say so if result.json is damaged."
     if not force_reuse and (what := self.changed_input(files)):
-        raise ValueError(f'{self.path.name} was made from another {what} (its size, date and content differ from what the run '
-                         f'recorded); delete {self.path} (or use another out_dir) to train it on the current file, or pass '
+        raise ValueError(f'{self.path.name} was made from another {what} (its size, date and content differ from what '
+                         f'the run '
+                         f'recorded); delete {self.path} (or use another out_dir) to train it on the current file, or '
+                         f'pass '
                          f'force_reuse=True (-p force_reuse True) to reuse it as it is.')
     if (self.path / 'result.json').exists() and not self.finished: warnings.warn(f"{self.path / 'result.json'} is damaged; writing it again.")
 
 @contextlib.contextmanager
 def lock_runs(runs: list):
-    "Hold the folder locks of `runs` (taken in name order, so two groups never deadlock); clear what killed writes left."
+    "Hold the folder locks of `runs` (in name order: two groups never deadlock); clear what killed writes left."
     with contextlib.ExitStack() as locks:
         for r in sorted(runs, key=lambda r: r.path.name): locks.enter_context(FolderLock(r.path))
         for r in runs: remove_temp_files(r.path)
@@ -129,10 +135,12 @@ def registry(out_dir='runs') -> list:
     rows = []
     for f in sorted(home_path(out_dir).glob('*/config.json')):
         c, path = read_json(f), f.parent
-        if c is None: continue                                     # a damaged config.json: not a run this registry can show
+        # a damaged config.json: not a run this registry can show
+        if c is None: continue
         res = read_json(path / 'result.json')
         done = len((path / 'metrics.jsonl').read_text().splitlines()) if (path / 'metrics.jsonl').is_file() else 0
-        rows.append(dict(hash=c['hash'], folder=path.name, method=c['method'], teacher=c['teacher'], student=c['student'],
+        rows.append(dict(hash=c['hash'], folder=path.name, method=c['method'], teacher=c['teacher'],
+                         student=c['student'],
                          logit_stand=c['logit_stand'], seed=c['seed'], epochs=f"{done}/{c['epochs']}",
                          status='finished' if res else 'partial' if done else 'started', device=c['device'],
                          final_top1=res and res['final']['top1'], best_top1=res and res['best']['top1'],

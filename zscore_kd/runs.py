@@ -31,28 +31,41 @@ class RunConfig:
     teacher: str = None                 # CIFAR zoo name of the teacher (ignored for vanilla)
     student: str = 'resnet8'            # CIFAR zoo name of the student (ImageNet: ResNet18, MobileNetV2, ...)
     logit_stand: object = False         # the paper's Z-score: bool, or center_only / scale_only (Table 4 ablation)
-    base_temp: float = None             # τ, named after the official --base-temp flag (None: 2 with logit_stand, else recipe)
+    # τ, named after the official --base-temp flag (None: 2 with logit_stand, else recipe)
+    base_temp: float = None
     kd_weight: float = None             # λ_KD (DKD: multiplies α, β); None: 9 with logit_stand, else recipe
     ce_weight: float = None             # λ_CE; None: the method's recipe
-    method_args: dict = field(default_factory=dict)  # e.g. {'beta': 2.0}, {'faithful': False}, {'t_end': 30}, {'assistant': 'vgg13'}
-    student_args: dict = field(default_factory=dict)  # keywords of the student's constructor, e.g. {'double_bn_update': False}
+    # e.g. {'beta': 2.0}, {'faithful': False}, {'t_end': 30}, {'assistant': 'vgg13'}
+    method_args: dict = field(default_factory=dict)
+    # keywords of the student's constructor, e.g. {'double_bn_update': False}
+    student_args: dict = field(default_factory=dict)
     dataset: str = 'synthetic'          # synthetic (embedded, no download) | cifar100 | imagenet (an ImageFolder tree)
-    data_root: str = 'data'             # folder holding (or receiving) cifar-100-python/; ImageNet: holding train/ and val/
-    data_args: dict = field(default_factory=dict)  # knobs of the synthetic dataset (04a_images) or of ImageNet (04e: crop_size, loader, workers)
+    # folder holding (or receiving) cifar-100-python/; ImageNet: holding train/ and val/
+    data_root: str = 'data'
+    # knobs of the synthetic dataset (04a_images) or of ImageNet (04e: crop_size, loader, workers)
+    data_args: dict = field(default_factory=dict)
     epochs: int = None                  # None: the recipe family's (sgd 240, MLKD recipes 480, ImageNet 100; adamw 300)
-    batch_size: int = None              # the global batch (None: sgd 64, ImageNet 512; adamw 128); under torchrun each of N processes takes 1/N
-    lr: float = None                    # None: 0.05; 0.01 for MobileNetV2/ShuffleV1/ShuffleV2; MLKD 0.025; ImageNet 0.2; adamw 5e-4
-    lr_decay_epochs: tuple = None       # lr × rate after these epochs; None: 150/180/210 scaled to `epochs` (ImageNet 30/60/90)
+    # the global batch (None: sgd 64, ImageNet 512; adamw 128); under torchrun each of N processes takes 1/N
+    batch_size: int = None
+    # None: 0.05; 0.01 for MobileNetV2/ShuffleV1/ShuffleV2; MLKD 0.025; ImageNet 0.2; adamw 5e-4
+    lr: float = None
+    # lr × rate after these epochs; None: 150/180/210 scaled to `epochs` (ImageNet 30/60/90)
+    lr_decay_epochs: tuple = None
     lr_decay_rate: float = 0.1
     momentum: float = 0.9
     weight_decay: float = None          # None: sgd 5e-4, ImageNet 1e-4; adamw 0.05 (not on 1-D parameters and tokens)
-    optimizer: str = None               # recipe family: sgd (mdistiller) | adamw (the ViT recipe); None: adamw for ViT students
-    warmup_epochs: int = None           # adamw: linear warm-up epochs from 0.001 × lr (None: 20 of 300, scaled to epochs)
+    # recipe family: sgd (mdistiller) | adamw (the ViT recipe); None: adamw for ViT students
+    optimizer: str = None
+    # adamw: linear warm-up epochs from 0.001 × lr (None: 20 of 300, scaled to epochs)
+    warmup_epochs: int = None
     min_lr: float = None                # adamw: the cosine's floor (None: 5e-6)
-    teacher_checkpoint: str = None      # a pycls (model_state) or mdistiller (model) ResNet-56 file, instead of the archive
-    teacher_bn_train: bool = None       # teacher BatchNorm in training mode while distilling; None: True for ViT students
+    # a pycls (model_state) or mdistiller (model) ResNet-56 file, instead of the archive
+    teacher_checkpoint: str = None
+    # teacher BatchNorm in training mode while distilling; None: True for ViT students
+    teacher_bn_train: bool = None
     teacher_epochs: int = None          # synthetic data: epochs of the teacher trained on the fly (None: epochs)
-    teacher_root: str = 'data/teachers' # the cifar_teachers archive: <root>/<name>_vanilla/ckpt_epoch_240.pth (ImageNet: torchvision's cache)
+    # the cifar_teachers archive: <root>/<name>_vanilla/ckpt_epoch_240.pth (ImageNet: torchvision's cache)
+    teacher_root: str = 'data/teachers'
     seed: int = 0
     deterministic: bool = False         # deterministic GPU kernels (the CPU path always is)
     device: str = 'auto'                # auto | cpu | cuda | cuda:N
@@ -71,7 +84,8 @@ class RunConfig:
 QUICK = dict(epochs=5, teacher_epochs=10, data_args=dict(n_train=2000, n_test=1000))  # the CPU-sized default
 
 # %% ../nbs/06a_runs.ipynb #c85697a6
-_CHOICES = dict(dataset=('synthetic', 'cifar100', 'imagenet'), speed=('exact', 'fast'), precision=(None, 'fp32', 'bf16'), preset=(None, 'paper'))
+_CHOICES = dict(dataset=('synthetic', 'cifar100', 'imagenet'), speed=('exact', 'fast'),
+                precision=(None, 'fp32', 'bf16'), preset=(None, 'paper'))
 
 def _need(ok: bool, msg: str):
     if not ok: raise ValueError(msg)
@@ -79,53 +93,65 @@ def _need(ok: bool, msg: str):
 def _check_model(name, role: str, dataset: str = 'synthetic'):
     "One sentence for a model name the dataset's zoo (CIFAR, or ImageNet's) does not have."
     if dataset == 'imagenet':
-        _need(isinstance(name, str), f'{role} must be an ImageNet model name such as ResNet34 (see list_imagenet_models()), got {name!r}.')
+        _need(isinstance(name, str),
+              f'{role} must be an ImageNet model name such as ResNet34 (see list_imagenet_models()), got {name!r}.')
         if name not in list_imagenet_models():
             try: get_imagenet_model(name)
             except ValueError as e: raise ValueError(f'{role}: {e}') from None
         return
-    _need(isinstance(name, str), f'{role} must be a CIFAR zoo name such as resnet32x4 (see zscore_kd.models.list_models()), got {name!r}.')
+    _need(isinstance(name, str),
+          f'{role} must be a CIFAR zoo name such as resnet32x4 (see zscore_kd.models.list_models()), got {name!r}.')
     if name not in list_models():
         try: get_model(name)
         except ValueError as e: raise ValueError(f'{role}: {e}') from None
 
 def build_model(c, num_classes: int):
-    "A fresh student of `c`: from the ImageNet models for ImageNet runs, else from the CIFAR zoo (with `c.student_args`)."
+    "A fresh student of `c`: an ImageNet model for ImageNet runs, else from the CIFAR zoo (with `c.student_args`)."
     return get_imagenet_model(c.student, num_classes) if c.dataset == 'imagenet' else get_model(c.student, num_classes, **c.student_args)
 
 def _resolve_device(device: str, check: bool = True) -> str:
     "auto → cuda or cpu; with `check`, a CUDA device must be visible."
     if device == 'auto': return 'cuda' if torch.cuda.is_available() else 'cpu'
-    _need(isinstance(device, str) and (device == 'cpu' or device.startswith('cuda')), f"device must be auto, cpu, cuda or cuda:N, got {device!r}.")
-    _need(not check or device == 'cpu' or torch.cuda.is_available(), f"device {device!r} was asked for but no CUDA GPU is visible; use device='cpu'.")
+    _need(isinstance(device, str) and (device == 'cpu' or device.startswith('cuda')),
+          f"device must be auto, cpu, cuda or cuda:N, got {device!r}.")
+    _need(not check or device == 'cpu' or torch.cuda.is_available(),
+          f"device {device!r} was asked for but no CUDA GPU is visible; use device='cpu'.")
     return device
 
 def _check_numbers(c):
     for name in ('epochs', 'batch_size', 'teacher_epochs'):
-        v = getattr(c, name); _need(v is None or (isinstance(v, int) and v >= 1), f'{name} must be a positive integer, got {v!r}.')
+        v = getattr(c, name); _need(v is None or (isinstance(v, int) and v >= 1),
+                                    f'{name} must be a positive integer, got {v!r}.')
     for name in ('base_temp', 'kd_weight', 'ce_weight', 'lr'):
-        v = getattr(c, name); _need(v is None or (isinstance(v, (int, float)) and math.isfinite(v) and v > 0), f'{name} must be a finite number > 0, got {v!r}.')
+        v = getattr(c, name); _need(v is None or (isinstance(v, (int, float)) and math.isfinite(v) and v > 0),
+                                    f'{name} must be a finite number > 0, got {v!r}.')
     _need(0 < c.lr_decay_rate <= 1, f'lr_decay_rate must lie in (0, 1], got {c.lr_decay_rate!r}.')
-    _need(0 <= c.momentum < 1 and c.weight_decay >= 0, f'momentum must lie in [0, 1) and weight_decay be >= 0, got {c.momentum!r} and {c.weight_decay!r}.')
-    _need(c.warmup_epochs is None or (isinstance(c.warmup_epochs, int) and c.warmup_epochs >= 0), f'warmup_epochs must be an integer >= 0, got {c.warmup_epochs!r}.')
-    _need(c.min_lr is None or (isinstance(c.min_lr, (int, float)) and 0 <= c.min_lr < math.inf), f'min_lr must be a finite number >= 0, got {c.min_lr!r}.')
+    _need(0 <= c.momentum < 1 and c.weight_decay >= 0,
+          f'momentum must lie in [0, 1) and weight_decay be >= 0, got {c.momentum!r} and {c.weight_decay!r}.')
+    _need(c.warmup_epochs is None or (isinstance(c.warmup_epochs, int) and c.warmup_epochs >= 0),
+          f'warmup_epochs must be an integer >= 0, got {c.warmup_epochs!r}.')
+    _need(c.min_lr is None or (isinstance(c.min_lr, (int, float)) and 0 <= c.min_lr < math.inf),
+          f'min_lr must be a finite number >= 0, got {c.min_lr!r}.')
 
 def _check_data_args(c):
     "Synthetic knobs must be make_synthetic's, ImageNet's load_imagefolder's; CIFAR-100 has none."
     if c.dataset == 'cifar100':
-        _need(not c.data_args, f'data_args only apply to the synthetic dataset; cifar100 takes none, got {c.data_args}.')
+        _need(not c.data_args,
+              f'data_args only apply to the synthetic dataset; cifar100 takes none, got {c.data_args}.')
     if c.dataset == 'imagenet':
         bad = sorted(set(c.data_args) - {'crop_size', 'loader', 'workers'})
-        _need(not bad, f"Unknown ImageNet data knob(s) {', '.join(bad)}; the valid ones are crop_size, loader and workers.")
+        _need(not bad,
+              f"Unknown ImageNet data knob(s) {', '.join(bad)}; the valid ones are crop_size, loader and workers.")
         return
     unknown = sorted(set(c.data_args) - set(inspect.signature(make_synthetic).parameters))
-    _need(not unknown, f"Unknown synthetic data knob(s) {', '.join(unknown)}; see zscore_kd.data.make_synthetic for the valid ones.")
+    _need(not unknown,
+          f"Unknown synthetic data knob(s) {', '.join(unknown)}; see zscore_kd.data.make_synthetic for the valid ones.")
     check_synthetic_args(**c.data_args)
 
 _IMAGENET_SGD = dict(batch_size=512, weight_decay=1e-4, epochs=100, lr=0.2)  # mdistiller's ImageNet configs
 
 def _resolve_family(c):
-    "The recipe family (ViT students: adamw) and its defaults for fields left at None; the ViT students' teacher settings."
+    "The recipe family (ViT students: adamw), its defaults for fields left at None, the ViT students' teacher settings."
     vit = c.student in list_models('vit')
     c.optimizer = c.optimizer or ('adamw' if vit else 'sgd')
     _need(c.optimizer in FAMILIES, f"optimizer must be one of {', '.join(FAMILIES)}, got {c.optimizer!r}.")
@@ -133,26 +159,33 @@ def _resolve_family(c):
     for k, v in {**RECIPE_DEFAULTS[c.optimizer], **(_IMAGENET_SGD if imagenet else {})}.items():
         if getattr(c, k) is None: setattr(c, k, v)
     c.student_args = dict(c.student_args or {})
-    if c.student == 'deit_ti': c.student_args.setdefault('distill_token', METHODS[c.method].needs_teacher)  # as the reference
+    # as the reference
+    if c.student == 'deit_ti': c.student_args.setdefault('distill_token', METHODS[c.method].needs_teacher)
     if vit and c.teacher and c.teacher_bn_train is None: c.teacher_bn_train = True  # the reference's teacher BN quirk
-    _need(not (c.teacher_cache and (vit or c.teacher_bn_train)), 'teacher_cache holds eval-mode logits of the 32-px views; ViT '
+    _need(not (c.teacher_cache and (vit or c.teacher_bn_train)),
+          'teacher_cache holds eval-mode logits of the 32-px views; ViT '
           'students and teacher_bn_train need the teacher online: set teacher_cache=False.')
 
 def _check_teacher_file(c):
     "A given teacher checkpoint must exist and be a ResNet-56."
     if c.teacher_checkpoint is None: return
-    _need(c.teacher == 'resnet56', f"teacher_checkpoint holds a ResNet-56 (pycls or mdistiller); set teacher='resnet56', got {c.teacher!r}.")
+    _need(c.teacher == 'resnet56',
+          f"teacher_checkpoint holds a ResNet-56 (pycls or mdistiller); set teacher='resnet56', got {c.teacher!r}.")
     c.teacher_checkpoint = str(Path(c.teacher_checkpoint).resolve())
-    _need(Path(c.teacher_checkpoint).is_file(), f'teacher_checkpoint {c.teacher_checkpoint} does not exist; give a pycls model.pyth '
+    _need(Path(c.teacher_checkpoint).is_file(),
+          f'teacher_checkpoint {c.teacher_checkpoint} does not exist; give a pycls model.pyth '
           'or an mdistiller ckpt_epoch_240.pth file.')
 
 def _check_distributed(c):
     "World size from torchrun (or as given), a batch that splits over it, and the features a multi-process run lacks."
     env = torchrun_env()
-    _need(not env.enabled or c.world_size == env.world, f'world_size={c.world_size} but torchrun started {env.world} processes; leave world_size unset.')
+    _need(not env.enabled or c.world_size == env.world,
+          f'world_size={c.world_size} but torchrun started {env.world} processes; leave world_size unset.')
     local_batch(c.batch_size, dataclasses.replace(env, world=c.world_size))
-    _need(c.world_size == 1 or not (c.cuda_graphs or c.teacher_cache), 'cuda_graphs and teacher_cache run in one process only; turn them off under torchrun.')
-    _need(c.dataset != 'imagenet' or not c.teacher_cache, 'teacher_cache covers the 162 views of CIFAR crops only; turn it off for ImageNet.')
+    _need(c.world_size == 1 or not (c.cuda_graphs or c.teacher_cache),
+          'cuda_graphs and teacher_cache run in one process only; turn them off under torchrun.')
+    _need(c.dataset != 'imagenet' or not c.teacher_cache,
+          'teacher_cache covers the 162 views of CIFAR crops only; turn it off for ImageNet.')
 
 def _apply_preset(c):
     "Fill the fields left at None from the published recipe; explicit method_args win over the recipe's."
@@ -202,10 +235,12 @@ def resolve_config(config: RunConfig = None, *, check_device: bool = True, **par
     _need(not unknown, f"Unknown run setting(s) {', '.join(unknown)}; the valid names are the fields of RunConfig.")
     c = dataclasses.replace(config or RunConfig(), **params)
     for name, allowed in _CHOICES.items():
-        _need(getattr(c, name) in allowed, f"{name} must be one of {', '.join(map(str, allowed))}, got {getattr(c, name)!r}.")
+        _need(getattr(c, name) in allowed,
+              f"{name} must be one of {', '.join(map(str, allowed))}, got {getattr(c, name)!r}.")
     check_method(c.method); c.logit_stand = stand_mode(c.logit_stand)
     _check_model(c.student, 'student', c.dataset)
-    if METHODS[c.method].needs_teacher: _check_model(c.teacher, f'teacher (method {c.method} distils from one)', c.dataset)
+    if METHODS[c.method].needs_teacher: _check_model(c.teacher, f'teacher (method {c.method} distils from one)',
+                                                     c.dataset)
     else: c.teacher = c.teacher_epochs = None  # meaningless without a teacher: keep them out of the hash
     if c.preset == 'paper': c = _apply_preset(c)
     _resolve_family(c); _check_teacher_file(c)
@@ -213,12 +248,14 @@ def resolve_config(config: RunConfig = None, *, check_device: bool = True, **par
     c.lr = c.lr or default_lr(c.method, c.student)
     decay = (0.3, 0.6, 0.9) if c.dataset == 'imagenet' else (0.625, 0.75, 0.875)
     c.lr_decay_epochs = tuple(c.lr_decay_epochs) if c.lr_decay_epochs is not None else tuple(round(c.epochs * f) for f in decay)
-    if c.optimizer == 'adamw':  # the cosine schedule has no steps; its warm-up is the reference's 20 of 300 epochs, scaled
+    # the cosine schedule has no steps; its warm-up is the reference's 20 of 300 epochs, scaled
+    if c.optimizer == 'adamw':
         c.lr_decay_epochs, c.warmup_epochs = (), c.warmup_epochs if c.warmup_epochs is not None else round(c.epochs * 20 / 300)
     c.method_args, c.data_args, c.student_args = dict(c.method_args or {}), dict(c.data_args or {}), dict(c.student_args or {})
     _check_data_args(c); _check_models_args(c)
     c.out_dir, c.data_root, c.teacher_root = (str(home_path(p).resolve()) for p in (c.out_dir, c.data_root, c.teacher_root))
-    _need(not Path(c.out_dir).is_file(), f'out_dir {c.out_dir} is a file, not a folder; pass a folder (it is created if missing).')
+    _need(not Path(c.out_dir).is_file(),
+          f'out_dir {c.out_dir} is a file, not a folder; pass a folder (it is created if missing).')
     c.device = _resolve_device(c.device, check_device)  # check_device=False: plan a GPU sweep on a machine without one
     c.world_size = c.world_size or torchrun_env().world
     c = _apply_speed(c)

@@ -30,7 +30,8 @@ from .cli import config_params, train_with_torchrun
 
 # %% ../nbs/08_sweeps.ipynb #c44136d1
 TOY_MODELS = ('resnet8', 'resnet14', 'resnet20', 'wrn_16_1')  # kept at toy scale; every other model becomes resnet8
-SCALES = {'toy': dict(seeds=1, epochs=1, teacher_epochs=1, data_args=dict(n_train=256, n_test=128), pairs=1, kd_weights=(0.9, 9)),
+SCALES = {'toy': dict(seeds=1, epochs=1, teacher_epochs=1, data_args=dict(n_train=256, n_test=128), pairs=1,
+                      kd_weights=(0.9, 9)),
           'cpu': dict(seeds=1, **QUICK, pairs=1, kd_weights=None),
           'paper': dict(seeds=4, teacher_epochs=240, data_args=dict(n_train=50000, n_test=10000))}
 
@@ -50,16 +51,19 @@ def _resolve(fields: dict) -> RunConfig:
 
 # %% ../nbs/08_sweeps.ipynb #9a8202d7
 def _fields(c: Cell, seed: int, scale: str, dataset: str, common: dict, gpus: int = 0) -> dict:
-    "What `fit` needs to train cell `c` with `seed` at `scale` (Table 3 at paper scale: ImageNet, on `gpus` GPUs if > 0)."
+    "What `fit` needs to train cell `c` with `seed` at `scale` (Table 3, paper scale: ImageNet on `gpus` GPUs if > 0)."
     if c.table == 'main_T3' and scale == 'paper': dataset = 'imagenet'
     common = {**common, **({'world_size': gpus} if dataset == 'imagenet' and gpus else {})}
-    s, f = SCALES[scale], dict(method=c.method, teacher=c.teacher if METHODS[c.method].needs_teacher else None, student=c.student, logit_stand=c.logit_stand)
+    s, f = SCALES[scale], dict(method=c.method, teacher=c.teacher if METHODS[c.method].needs_teacher else None,
+                               student=c.student, logit_stand=c.logit_stand)
     if c.base_temp is not None: f.update(base_temp=c.base_temp, kd_weight=c.kd_weight)
     if scale == 'paper': f['preset'] = 'paper'
     else:
-        f.update({k: v for k, v in paper_recipe(SimpleNamespace(**f)).items() if k not in f and k not in ('epochs', 'lr_decay_epochs', 'warmup_epochs')})
+        f.update({k: v for k,
+                  v in paper_recipe(SimpleNamespace(**f)).items() if k not in f and k not in ('epochs', 'lr_decay_epochs', 'warmup_epochs')})
         vit = f['student'] in list_models('vit')  # the ViT students stay, at 32 px instead of 224
-        f.update(teacher=f['teacher'] and _toy(f['teacher']), student=f['student'] if vit else _toy(f['student']), epochs=s['epochs'])
+        f.update(teacher=f['teacher'] and _toy(f['teacher']), student=f['student'] if vit else _toy(f['student']),
+                 epochs=s['epochs'])
         if vit: f['student_args'] = {**f.get('student_args', {}), 'img_size': 32}
         if 'assistant' in f.get('method_args', {}): f['method_args'] = {**f['method_args'], 'assistant': _toy(f['method_args']['assistant'])}
         if f['student'] != c.student: f.pop('student_args', None)  # the real student's constructor keywords
@@ -76,19 +80,25 @@ class Planned:
 
 def _teacher_planned(c: Cell, scale: str, dataset: str, common: dict) -> Planned:
     "The teacher's own run (synthetic data, or CIFAR-100 when the archive lacks it), else the archive checkpoint."
-    if c.table == 'main_T3': return Planned(c, 0, {}, why_not="torchvision's pretrained IMAGENET1K_V1 weights (read from torchvision's cache), not a run")
+    if c.table == 'main_T3': return Planned(c, 0, {},
+                                            why_not="torchvision's pretrained IMAGENET1K_V1 weights (read from "
+                                                    "torchvision's cache), not a run")
     t, s = c.teacher if scale == 'paper' else _toy(c.teacher), SCALES[scale]
     sizes = dict(epochs=s['teacher_epochs'], teacher_epochs=s['teacher_epochs'], data_args=s['data_args']) if dataset == 'synthetic' else {}
-    probe = _resolve({**dict(method='kd', teacher=t, student=t, dataset=dataset, **sizes), **common})  # common (train_args) wins
-    if not needs_teacher_run(probe): return Planned(c, 0, {}, why_not='the teacher is the archive checkpoint (teacher_root), not a run')
+    # common (train_args) wins
+    probe = _resolve({**dict(method='kd', teacher=t, student=t, dataset=dataset, **sizes), **common})
+    if not needs_teacher_run(probe): return Planned(c, 0, {},
+                                                    why_not='the teacher is the archive checkpoint (teacher_root), not '
+                                                            'a run')
     tc = teacher_config(probe)
     defaults = dataclasses.replace(RunConfig(), **speed_flags(tc))  # the flags its speed preset gives need no -p
     fields = {f.name: getattr(tc, f.name) for f in dataclasses.fields(RunConfig) if getattr(tc, f.name) != getattr(defaults, f.name)}
     return Planned(c, 0, {**fields, 'device': common.get('device', 'auto')}, tc)
 
 # %% ../nbs/08_sweeps.ipynb #508f988a
-def plan_cells(cells: list, scale: str = 'toy', seeds: int = None, dataset: str = 'synthetic', gpus: int = 0, **common) -> list:
-    "The runs `cells` need at `scale`: one per cell and seed (the teacher's: seed 0 only); ImageNet runs on `gpus` GPUs each."
+def plan_cells(cells: list, scale: str = 'toy', seeds: int = None, dataset: str = 'synthetic', gpus: int = 0,
+               **common) -> list:
+    "The runs `cells` need at `scale`: one per cell and seed (teachers: seed 0); ImageNet runs on `gpus` GPUs each."
     if scale not in SCALES: raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}.")
     if scale != 'paper' and dataset != 'synthetic': raise ValueError(f"scale {scale!r} runs on the synthetic data; use scale 'paper' for cifar100.")
     common = {k: str(home_path(v).resolve()) if k.endswith(('_dir', '_root')) else v for k, v in common.items()}
@@ -102,8 +112,9 @@ def plan_cells(cells: list, scale: str = 'toy', seeds: int = None, dataset: str 
                 out.append(Planned(c, seed, f, _resolve(f)))
     return out
 
-def plan(table: str, scale: str = 'toy', seeds: int = None, dataset: str = 'synthetic', gpus: int = 0, **common) -> list:
-    "The runs table `table` needs at `scale` (`common`: out_dir, device, … given to every run; ImageNet runs: `gpus` each)."
+def plan(table: str, scale: str = 'toy', seeds: int = None, dataset: str = 'synthetic', gpus: int = 0,
+         **common) -> list:
+    "The runs table `table` needs at `scale` (`common`: out_dir, device, … for every run; ImageNet: `gpus` each)."
     return plan_cells(table_cells(table), scale, seeds, dataset, gpus, **common)
 
 # %% ../nbs/08_sweeps.ipynb #0ef72fbb
@@ -133,14 +144,17 @@ def command(p: Planned) -> str:
         out = Path(f.get('out_dir', 'runs')) / 'notebooks' / f'{RunDir(p.config).path.name}.ipynb'
         args = ' '.join(f'-p {k} {shlex.quote(str(v))}' for k, v in f.items() if not isinstance(v, dict))
         dicts = {k: v for k, v in f.items() if isinstance(v, dict)}
-        return (f'mkdir -p {shlex.quote(str(out.parent))} && papermill nbs/10_train.ipynb {shlex.quote(str(out))} -k python3 {args}'
+        return (f'mkdir -p {shlex.quote(str(out.parent))} && papermill nbs/10_train.ipynb {shlex.quote(str(out))} -k '
+                f'python3 {args}'
                 + (f' -y {shlex.quote(json.dumps(dicts))}' if dicts else ''))
     code = 'import json, sys; from zscore_kd.train import fit; fit(progress=False, **json.loads(sys.argv[1]))'
     return f'python -c {shlex.quote(code)} {shlex.quote(json.dumps(f))}'
 
 # %% ../nbs/08_sweeps.ipynb #78ebb503
-ASSUMED_IMAGES_PER_S = {'cuda': 50_000, 'cpu': 250}  # the fast path's goal on one H200 (not measured); resnet8 on one CPU thread
-ASSUMED_IMAGENET_PER_S = {'cuda': 4_000, 'cpu': 10}  # an assumption until measured: ResNet34→ResNet18 at 224 px, bf16, one H200
+# the fast path's goal on one H200 (not measured); resnet8 on one CPU thread
+ASSUMED_IMAGES_PER_S = {'cuda': 50_000, 'cpu': 250}
+# an assumption until measured: ResNet34→ResNet18 at 224 px, bf16, one H200
+ASSUMED_IMAGENET_PER_S = {'cuda': 4_000, 'cpu': 10}
 BENCHMARKS = 'benchmarks/results'  # the committed GPU checks, under the checkout (files.home)
 
 @lru_cache(maxsize=None)
@@ -155,7 +169,8 @@ def benchmark_speeds(folder=BENCHMARKS) -> dict:
     return out
 
 def _speed_key(d: dict, device: str) -> tuple:
-    return (d['student'], METHODS[d['method']].views, device, d['precision'], d['compile'], d['cuda_graphs'], d['batch_size'])
+    return (d['student'], METHODS[d['method']].views, device, d['precision'], d['compile'], d['cuda_graphs'],
+            d['batch_size'])
 
 def measured_speeds(out_dir='runs') -> dict:
     "Median training images/s of the finished runs under `out_dir`, by student, views, device and speed settings."
@@ -165,7 +180,7 @@ def measured_speeds(out_dir='runs') -> dict:
     return {k: statistics.median(v) for k, v in speeds.items()}
 
 def run_hours(c: RunConfig, speeds: dict, device: str = None, bench: dict = None) -> tuple:
-    "Estimated hours of run `c` on `device` (its own by default), and the speed's source: measured, benchmark or assumed."
+    "Estimated hours of run `c` on `device` (default: its own), and the speed's source: measured, benchmark or assumed."
     dev, views, images = device or torch.device(c.device).type, METHODS[c.method].views, c.epochs * (1_281_167 if c.dataset == 'imagenet' else train_images(c))
     bench = benchmark_speeds() if bench is None else bench
     if ips := speeds.get(_speed_key(dataclasses.asdict(c), dev)): return images / ips / 3600, 'measured'
@@ -176,7 +191,8 @@ def run_hours(c: RunConfig, speeds: dict, device: str = None, bench: dict = None
 def stream_groups(configs: list, max_group: int = 32) -> list:
     "Split runs into groups that can share one data stream and teacher (`fit_group`), at most `max_group` each."
     groups = {}
-    for c in {RunDir(c).hash: c for c in configs}.values(): groups.setdefault(group_key(c), []).append(c)  # each run once
+    # each run once
+    for c in {RunDir(c).hash: c for c in configs}.values(): groups.setdefault(group_key(c), []).append(c)
     return [g[i:i + max_group] for g in groups.values() for i in range(0, len(g), max_group)]
 
 def run_stages(configs: list) -> list:
@@ -229,7 +245,8 @@ def plan_table(planned: list, out_dir='runs') -> list:
     for p in planned:
         c = p.cell
         h, source = run_hours(p.config, speeds) if p.config else (None, '')
-        rows.append(dict(table=c.table, row=c.row, teacher=c.teacher, student=c.student, tau=c.base_temp, kd_weight=c.kd_weight, seed=p.seed,
+        rows.append(dict(table=c.table, row=c.row, teacher=c.teacher, student=c.student, tau=c.base_temp,
+                         kd_weight=c.kd_weight, seed=p.seed,
                          folder=RunDir(p.config).path.name if p.config else '', status=status(p), hours=h, speed=source,
                          command=command(p) if p.config else p.why_not + (f'; recipe {json.dumps(p.fields)}' if p.fields else '')))
     return rows
@@ -242,19 +259,23 @@ def plan_summary(planned: list, out_dir='runs') -> dict:
     allruns, speeds = runs + extra, measured_speeds(out_dir)
     left = [c for c in allruns if not RunDir(c).finished]
     hours = lambda cs, dev=None: sum(run_hours(c, speeds, dev)[0] for c in cs)
-    return dict(runs=len(runs), teacher_runs=len(extra), not_runnable=sum(p.config is None for p in planned), finished=len(allruns) - len(left),
+    return dict(runs=len(runs), teacher_runs=len(extra), not_runnable=sum(p.config is None for p in planned),
+                finished=len(allruns) - len(left),
                 left=len(left), hours_left=hours(left), device=sorted({torch.device(c.device).type for c in allruns}),
-                gpu_hours=hours(allruns, 'cuda'), gpu_hours_left=hours(left, 'cuda'), hours_on_8_gpus=hours(allruns, 'cuda') / 8)
+                gpu_hours=hours(allruns, 'cuda'), gpu_hours_left=hours(left, 'cuda'),
+                hours_on_8_gpus=hours(allruns, 'cuda') / 8)
 
 # %% ../nbs/08_sweeps.ipynb #07ecd81b
 def catalog(dataset: str = 'synthetic', **common) -> list:
-    "Every table and figure: its cells, the runs it trains (teachers included) at toy scale and at paper scale on `dataset`, the GPU-hours."
+    "Every table and figure: its cells, its runs (teachers too) at toy and paper scale on `dataset`, the GPU-hours."
     rows = []
     for key, title in [(k, t.title) for k, t in TABLES.items()] + [(k, v[0]) for k, v in FIGURES.items()]:
         cells = table_cells(key) if key in TABLES else figure_cells(key)
-        toy, paper = (plan_summary(plan_cells(table_cells(key) if key in TABLES else scale_figure_cells(key, s), s, None if key in TABLES else 1,
+        toy, paper = (plan_summary(plan_cells(table_cells(key) if key in TABLES else scale_figure_cells(key, s), s,
+                                              None if key in TABLES else 1,
                                               dataset if s == 'paper' else 'synthetic', **common), common.get('out_dir', 'runs')) for s in ('toy', 'paper'))
         rows.append(dict(key=key, title=title, cells=len(cells), not_run=sum(c.why_not != '' for c in cells),
                          toy_runs=toy['runs'] + toy['teacher_runs'], paper_runs=paper['runs'] + paper['teacher_runs'],
-                         paper_gpu_hours=round(paper['gpu_hours'], 1), note=TABLES[key].why_not if key in TABLES else ''))
+                         paper_gpu_hours=round(paper['gpu_hours'], 1),
+                         note=TABLES[key].why_not if key in TABLES else ''))
     return rows

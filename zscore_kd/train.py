@@ -27,14 +27,15 @@ from .rundir import RunDir, input_files, lock_runs
 from .learner import Learner, EagerSteps, StepGraphs, autocast_for, seed_everything
 
 # %% ../nbs/07_train.ipynb #e68cedfe
-SHARED_FIELDS = ('dataset', 'data_root', 'data_args', 'seed', 'batch_size', 'teacher', 'teacher_epochs', 'teacher_root', 'device',
+SHARED_FIELDS = ('dataset', 'data_root', 'data_args', 'seed', 'batch_size', 'teacher', 'teacher_epochs', 'teacher_root',
+                 'device',
                  'precision', 'channels_last', 'compile', 'cuda_graphs', 'teacher_cache', 'deterministic', 'out_dir',
                  'teacher_checkpoint', 'teacher_bn_train')
 ABOUT_TEACHER = ('seed', 'teacher', 'teacher_epochs', 'teacher_root', 'teacher_cache', 'teacher_checkpoint',
                  'teacher_bn_train')  # a student's, not its teacher run's
 
 def teacher_config(c: RunConfig) -> RunConfig:
-    "The vanilla run that trains `c.teacher` (seed 0, shared by all students); on CIFAR-100 with the published vanilla recipe."
+    "The vanilla run that trains `c.teacher` (seed 0, shared by all students); CIFAR-100: the published vanilla recipe."
     shared = {k: getattr(c, k) for k in SHARED_FIELDS if k not in ABOUT_TEACHER}
     kw = dict(method='vanilla', student=c.teacher, seed=0, check_device=False, speed=c.speed, **shared)
     if c.dataset == 'synthetic': return resolve_config(epochs=c.teacher_epochs or c.epochs, **kw)
@@ -53,15 +54,18 @@ def archived(c: RunConfig) -> bool:
     return any(teacher_path(c.teacher, r).is_file() for r in (c.teacher_root, Path(c.teacher_root) / 'cifar_teachers'))
 
 def needs_teacher_run(c: RunConfig) -> bool:
-    "Whether `c`'s teacher is trained by a vanilla run: always on the synthetic data, on CIFAR-100 when the archive lacks it."
-    return (bool(c.teacher) and not assistant(c) and not c.teacher_checkpoint and c.dataset != 'imagenet'  # ImageNet: never
+    "Whether a vanilla run trains `c`'s teacher: always on the synthetic data, on CIFAR-100 when the archive lacks it."
+    # ImageNet: never
+    return (bool(c.teacher) and not assistant(c) and not c.teacher_checkpoint and c.dataset != 'imagenet'
             and (c.dataset == 'synthetic' or not archived(c)))
 
 def assistant_config(c: RunConfig) -> RunConfig:
-    "TAKD's first stage: the assistant distilled from `c.teacher` with `c`'s KD settings (seed 0, shared by every seed)."
-    keep = ('logit_stand', 'base_temp', 'kd_weight', 'ce_weight', 'epochs', 'lr_decay_epochs', 'lr_decay_rate', 'momentum', 'weight_decay')
+    "TAKD's first stage: the assistant distilled from `c.teacher` with `c`'s KD settings (seed 0, shared by all seeds)."
+    keep = ('logit_stand', 'base_temp', 'kd_weight', 'ce_weight', 'epochs', 'lr_decay_epochs', 'lr_decay_rate',
+            'momentum', 'weight_decay')
     shared = {k: getattr(c, k) for k in SHARED_FIELDS if k != 'seed'}
-    return resolve_config(method='takd', student=assistant(c), method_args={k: v for k, v in c.method_args.items() if k != 'assistant'},
+    return resolve_config(method='takd', student=assistant(c),
+                          method_args={k: v for k, v in c.method_args.items() if k != 'assistant'},
                           seed=0, check_device=False, **{k: getattr(c, k) for k in keep}, **shared)
 
 def _relative(path: Path, base: str) -> str:
@@ -76,7 +80,8 @@ def teacher_logits_fn(teacher, c: RunConfig, train_x, views: int, progress: bool
     def online(batch, keys=('x', 'x_strong')[:views]):
         with torch.no_grad(), autocast():
             if c.teacher_bn_train is None: return [forward(batch[k]) for k in keys]
-            return [vit_teacher_logits(forward, batch[k], c.teacher_bn_train) for k in keys]  # 32-px view, BN mode as set
+            # 32-px view, BN mode as set
+            return [vit_teacher_logits(forward, batch[k], c.teacher_bn_train) for k in keys]
     if not c.teacher_cache: return online
     cache = TeacherCache.load_or_build(teacher, train_x, Path(c.out_dir) / 'teacher_cache', c.precision,
                                        autocast=autocast, channels_last=c.channels_last, progress=progress)
@@ -94,7 +99,7 @@ def _assistant_teacher(c: RunConfig, num_classes: int, progress: bool):
     return load_teacher(ac.student, root, num_classes=num_classes), root
 
 def get_teacher(c: RunConfig, num_classes: int, progress: bool, dist: Dist = Dist()):
-    "The frozen teacher of `c` (eval mode) and its root: a given file, the archive, a cached vanilla run, TAKD's assistant or torchvision's cache."
+    "The frozen teacher of `c` (eval mode), its root: a file, the archive, a vanilla run, TAKD's assistant, torchvision."
     if assistant(c): return _assistant_teacher(c, num_classes, progress)
     if c.teacher_checkpoint: return load_resnet56_teacher(c.teacher_checkpoint, num_classes), Path(c.teacher_checkpoint).parent
     if c.dataset == 'imagenet':  # rank 0 first: it downloads a missing file once, then the others read it
@@ -105,15 +110,18 @@ def get_teacher(c: RunConfig, num_classes: int, progress: bool, dist: Dist = Dis
     run = RunDir(teacher_config(c)); root = run.path / 'teacher'
     _fit_resolved([run.config], progress)
     try: return load_teacher(c.teacher, root, num_classes=num_classes), root
-    except (FileNotFoundError, ValueError): warnings.warn(f'The teacher file of {run.path.name} is missing or damaged; rebuilding it from its run.')
-    (run.path / 'result.json').unlink(missing_ok=True); _fit_resolved([run.config], progress)  # resumes from its checkpoint
+    except (FileNotFoundError, ValueError): warnings.warn(f'The teacher file of {run.path.name} is missing or damaged; '
+                                                          f'rebuilding it from its run.')
+    # resumes from its checkpoint
+    (run.path / 'result.json').unlink(missing_ok=True); _fit_resolved([run.config], progress)
     return load_teacher(c.teacher, root, num_classes=num_classes), root
 
 def _teacher_file(c: RunConfig) -> Path | None:
     "The teacher checkpoint `c` reads (None without a teacher, or when it is not there yet)."
     if not c.teacher: return None
     if assistant(c): return find_teacher(assistant(c), RunDir(assistant_config(c)).path / 'teacher')
-    return find_teacher(c.teacher, RunDir(teacher_config(c)).path / 'teacher' if needs_teacher_run(c) else c.teacher_root)
+    return find_teacher(c.teacher,
+                        RunDir(teacher_config(c)).path / 'teacher' if needs_teacher_run(c) else c.teacher_root)
 
 # %% ../nbs/07_train.ipynb #6fa75e01
 def input_pipeline(c: RunConfig) -> tuple:
@@ -121,13 +129,16 @@ def input_pipeline(c: RunConfig) -> tuple:
     return ('vit', c.student_args.get('img_size', 224)) if c.student in list_models('vit') else ('cifar', 32)
 
 def data_loaders(c: RunConfig, data, views: int, dist: Dist = Dist()) -> tuple:
-    "This rank's train and test loaders: CIFAR crops (and MLKD's strong view) or the ViT views on the device, or an ImageFolder."
+    "This rank's train and test loaders: CIFAR crops (MLKD: a strong view too), ViT views, or an ImageFolder."
     kw = dict(device=c.device, channels_last=c.channels_last, rank=dist.rank, world=dist.world)
-    b, (kind, side) = local_batch(c.batch_size, dist), input_pipeline(c)  # the global batch split over the ranks, lr unchanged
+    # the global batch split over the ranks, lr unchanged
+    b, (kind, side) = local_batch(c.batch_size, dist), input_pipeline(c)
     if isinstance(data, ImageFolderData):  # test batch 128: mdistiller's ImageNet TEST.BATCH_SIZE
         return FolderLoader(data, True, b, seed=c.seed, strong=views == 2, **kw), FolderLoader(data, False, 128, **kw)
-    if kind == 'vit': return (ViTDeviceLoader(data.train_x, data.train_y, b, seed=c.seed, img_size=side, compile=c.compile, **kw),
-                              ViTDeviceLoader(data.test_x, data.test_y, 200, shuffle=False, drop_last=False, augment=False, img_size=side, **kw))
+    if kind == 'vit': return (ViTDeviceLoader(data.train_x, data.train_y, b, seed=c.seed, img_size=side,
+                                              compile=c.compile, **kw),
+                              ViTDeviceLoader(data.test_x, data.test_y, 200, shuffle=False, drop_last=False,
+                                              augment=False, img_size=side, **kw))
     return (DeviceLoader(data.train_x, data.train_y, b, seed=c.seed, strong=views == 2, **kw),
             DeviceLoader(data.test_x, data.test_y, 500, shuffle=False, augment=False, **kw))
 
@@ -137,9 +148,11 @@ def group_key(c: RunConfig) -> tuple:
 
 def _check_group(cs: list):
     keys = [group_key(c) for c in cs]
-    labels = SHARED_FIELDS + ('views (MLKD trains on two)', "TAKD's assistant", 'input pipeline (ViT students see upscaled views)')
+    labels = SHARED_FIELDS + ('views (MLKD trains on two)', "TAKD's assistant",
+                              'input pipeline (ViT students see upscaled views)')
     differ = [k for i, k in enumerate(labels) if len({key[i] for key in keys}) > 1]
-    if differ: raise ValueError(f"Runs trained together must share {', '.join(differ)}; split them into separate groups.")
+    if differ: raise ValueError(f"Runs trained together must share {', '.join(differ)}; split them into separate "
+                                f"groups.")
 
 def fit(config: RunConfig = None, progress: bool = True, force_reuse: bool = False, **params) -> dict:
     "Train (or resume, or reuse) one run; returns its result.json content."
@@ -157,7 +170,8 @@ def _fit_resolved(cs: list, progress: bool, force_reuse: bool = False) -> list:
     todo = list({r.hash: r for r in runs if not r.finished}.values())
     # under torchrun only rank 0 locks (the other ranks wait for it in the process group, not on the folder lock)
     with lock_runs(todo) if torchrun_env().main else contextlib.nullcontext():
-        todo = [r for r in todo if not r.finished]                      # another process may have finished them meanwhile
+        # another process may have finished them meanwhile
+        todo = [r for r in todo if not r.finished]
         if todo: _train([r.config for r in todo], progress)
     return [r.result() for r in runs]
 
@@ -165,7 +179,8 @@ def _fit_resolved(cs: list, progress: bool, force_reuse: bool = False) -> list:
 def _train(cs: list, progress: bool):
     dist = init_distributed(cs[0].device)  # under torchrun: join the group; each rank on its own GPU
     if cs[0].world_size != dist.world:
-        raise ValueError(f'{RunDir(cs[0]).path.name} is a run on {cs[0].world_size} processes but {dist.world} started; launch it with '
+        raise ValueError(f'{RunDir(cs[0]).path.name} is a run on {cs[0].world_size} processes but {dist.world} '
+                         f'started; launch it with '
                          f'torchrun --nproc_per_node={cs[0].world_size} -m zscore_kd (or -p gpus {cs[0].world_size}).')
     cs = [dataclasses.replace(c, device=rank_device(c.device, dist)) for c in cs]; c0 = cs[0]
     seed_everything(c0)
@@ -177,7 +192,8 @@ def _train(cs: list, progress: bool):
     for L in learners if dist.main else []: L.run.record_inputs(input_files(L.c, _teacher_file(L.c)))
     views = learners[0].method.views
     loader, test = data_loaders(c0, data, views, dist)
-    if teacher is not None: teacher = teacher.to(c0.device, memory_format=torch.channels_last if c0.channels_last else torch.preserve_format)
+    if teacher is not None: teacher = teacher.to(c0.device,
+                                                 memory_format=torch.channels_last if c0.channels_last else torch.preserve_format)
     teacher_fn = teacher_logits_fn(teacher, c0, getattr(data, 'train_x', None), views, progress)
     steps = (StepGraphs if c0.cuda_graphs and torch.device(c0.device).type == 'cuda' else EagerSteps)(learners, teacher_fn)
     first, last = min(L.epoch for L in learners) + 1, max(c.epochs for c in cs)
@@ -191,10 +207,13 @@ def _train(cs: list, progress: bool):
         seconds = time.perf_counter() - start
         for L in active:
             r = L.end_epoch(epoch, test, seconds)
-            if progress: report(f"{L.run.path.name} epoch {epoch}/{L.c.epochs}: loss {r['train_loss']:.3f}  train {r['train_top1']:.1f}%  "
-                                f"test {r['test_top1']:.2f}% (top-5 {r['test_top5']:.2f}%)  {r['images_per_s']:.0f} img/s")
+            if progress: report(f"{L.run.path.name} epoch {epoch}/{L.c.epochs}: loss {r['train_loss']:.3f}  train "
+                                f"{r['train_top1']:.1f}%  "
+                                f"test {r['test_top1']:.2f}% (top-5 {r['test_top5']:.2f}%)  {r['images_per_s']:.0f} "
+                                f"img/s")
     for L in learners:
         r = L.finish(teacher_info)
-        if progress: report(f"{L.run.path.name} done: final top-1 {r['final']['top1']:.2f}% (epoch {r['final']['epoch']}), best "
+        if progress: report(f"{L.run.path.name} done: final top-1 {r['final']['top1']:.2f}% (epoch "
+                            f"{r['final']['epoch']}), best "
                             f"{r['best']['top1']:.2f}% (epoch {r['best']['epoch']}), {r['wall_time_s']:.1f} s")
     barrier(dist)  # the other ranks return once rank 0 has written result.json

@@ -108,7 +108,8 @@ def sample_rand_augment_inc(n: int, layers: int = 2, magnitude: float = 9.0, std
     "Draws of `rand-m9-mstd0.5-inc1` for `n` images: op, applied?, magnitude and sign, each n×layers."
     ops = torch.randint(0, len(RA_OPS), (n, layers), generator=generator, device=device)
     u = _rand(generator, device, n, layers, 2)
-    mags = (magnitude + std * torch.randn(n, layers, generator=generator, device=device, dtype=torch.float64)).clamp(0, 10)
+    mags = (magnitude + std * torch.randn(n, layers, generator=generator, device=device,
+                                          dtype=torch.float64)).clamp(0, 10)
     return ops, u[..., 0] <= prob, mags, torch.where(u[..., 1] > 0.5, -1.0, 1.0)  # timm: skip if random() > prob
 
 # %% ../nbs/04f_vit_augment.ipynb #1fdbc8f8
@@ -117,7 +118,8 @@ def op_value(op, mag, sign):
     level, v = mag / 10, torch.zeros_like(mag)
     for names, value in ((('Rotate',), sign * (level * 30)), (('ShearX', 'ShearY'), sign * (level * 0.3)),
                          (('TranslateXRel', 'TranslateYRel'), sign * (level * 0.45)),
-                         (('PosterizeIncreasing',), 4 - (level * 4).trunc()), (('SolarizeIncreasing',), 256 - (level * 256).trunc()),
+                         (('PosterizeIncreasing',), 4 - (level * 4).trunc()),
+                         (('SolarizeIncreasing',), 256 - (level * 256).trunc()),
                          (('SolarizeAdd',), (level * 110).trunc().clamp(max=128)),
                          (('ColorIncreasing', 'ContrastIncreasing', 'BrightnessIncreasing', 'SharpnessIncreasing'),
                           (1.0 + sign * (level * 0.9)).clamp(min=0.1))):
@@ -125,7 +127,8 @@ def op_value(op, mag, sign):
     return v
 
 # %% ../nbs/04f_vit_augment.ipynb #80ab55a6
-_TO_MLKD = {'AutoContrast': 'AutoContrast', 'Equalize': 'Equalize', 'Invert': 'Solarize', 'PosterizeIncreasing': 'Posterize',
+_TO_MLKD = {'AutoContrast': 'AutoContrast', 'Equalize': 'Equalize', 'Invert': 'Solarize',
+            'PosterizeIncreasing': 'Posterize',
             'SolarizeIncreasing': 'Solarize', 'ColorIncreasing': 'Color', 'ContrastIncreasing': 'Contrast',
             'BrightnessIncreasing': 'Brightness', 'SharpnessIncreasing': 'Sharpness'}
 
@@ -208,7 +211,7 @@ def random_erase(x, erase, top, left, height, width, noise):  # noise: standard 
 
 # %% ../nbs/04f_vit_augment.ipynb #cdd71409
 def sample_vit_draws(images, size: int = 224, generator=None) -> dict:
-    "Every random draw of the training views of a uint8 batch of square images: crop, flip, RandAugment, erasing, noise."
+    "All random draws of the training views of a uint8 batch of square images: crop, flip, RandAugment, erasing, noise."
     n, dev, side = len(images), images.device, check_images(images, size=None).shape[-1]
     crop, flip = sample_crops(n, side, generator=generator, device=dev), _rand(generator, dev, n) < 0.5
     ra, erase = sample_rand_augment_inc(n, generator=generator, device=dev), sample_erase(n, size, size, generator=generator, device=dev)
@@ -229,7 +232,8 @@ def vit_augment(images, size: int = 224, generator=None, views=vit_views):  # vi
 def vit_test_view(images, size: int = 224):
     "The reference's test view: bilinear resize to `size`², normalised."
     full, zero = torch.full((len(images),), images.shape[-1], device=images.device), torch.zeros(len(images), dtype=torch.long, device=images.device)
-    return normalize(resized_crop(images, zero, zero, full, full, size, kind='bilinear'), mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    return normalize(resized_crop(images, zero, zero, full, full, size, kind='bilinear'), mean=IMAGENET_MEAN,
+                     std=IMAGENET_STD)
 
 # %% ../nbs/04f_vit_augment.ipynb #abd64621
 class ViTDeviceLoader(DeviceLoader):
@@ -240,20 +244,23 @@ class ViTDeviceLoader(DeviceLoader):
                  img_size: int = 224,  # side of the views in pixels
                  compile: bool = False,  # torch.compile the view-making (GPU: fuses the per-pixel work)
                  rank=0, world=1):       # this process's share of a distributed run (torchrun)
-        super().__init__(images, labels, batch_size, shuffle, drop_last, seed, False, augment, device, channels_last, dtype,
+        super().__init__(images, labels, batch_size, shuffle, drop_last, seed, False, augment, device, channels_last,
+                         dtype,
                          rank, world)
         self.img_size, self.views = img_size, torch.compile(vit_views, dynamic=False) if compile else vit_views
 
     def epoch(self, epoch):
         "Yield `epoch`'s batches as dicts with 'x' (views), 'y' and 'index'."
-        g, n, mine = self.generator(epoch), len(self.labels), slice(self.rank, None, self.world)  # mine: this rank's share
+        # mine: this rank's share
+        g, n, mine = self.generator(epoch), len(self.labels), slice(self.rank, None, self.world)
         order = torch.randperm(n, generator=g, device=self.device) if self.shuffle else torch.arange(n, device=self.device)
         order = torch.cat([order, order[:self._padded() - n]])[mine]
         for k in range(len(self)):
             idx = order[k * self.batch_size:(k + 1) * self.batch_size]
             x = vit_augment(self.images[idx], self.img_size, g, self.views) if self.augment else vit_test_view(self.images[idx], self.img_size)
             x = x.to(self.dtype)
-            yield {'x': x.contiguous(memory_format=torch.channels_last) if self.channels_last else x, 'y': self.labels[idx], 'index': idx}
+            yield {'x': x.contiguous(memory_format=torch.channels_last) if self.channels_last else x,
+                   'y': self.labels[idx], 'index': idx}
 
 # %% ../nbs/04f_vit_augment.ipynb #8c351fe1
 class _ViTPILDataset(Dataset):
@@ -261,13 +268,15 @@ class _ViTPILDataset(Dataset):
     def __init__(self, images, labels, transform):
         self.images, self.labels, self.transform = images.permute(0, 2, 3, 1).contiguous().cpu().numpy(), labels.cpu(), transform
     def __len__(self): return len(self.labels)
-    def __getitem__(self, i): return {'x': self.transform(Image.fromarray(self.images[i])), 'y': self.labels[i], 'index': i}
+    def __getitem__(self, i): return {'x': self.transform(Image.fromarray(self.images[i])), 'y': self.labels[i],
+                                      'index': i}
 
 def vit_classic_loader(data: ImageData, train=True, batch_size=128,
                        num_workers=4,       # the reference's loader uses 4 workers
                        seed=0, img_size: int = 224):
-    "The reference's loader: PIL images through timm's transforms in worker processes (drops the last partial train batch)."
+    "The reference's loader: PIL images through timm's transforms in worker processes (drops a partial train batch)."
     x, y = (data.train_x, data.train_y) if train else (data.test_x, data.test_y)
     tf = vit_train_transform(img_size) if train else vit_test_transform(img_size)
-    return DataLoader(_ViTPILDataset(x, y, tf), batch_size=batch_size, shuffle=train, drop_last=train, num_workers=num_workers,
+    return DataLoader(_ViTPILDataset(x, y, tf), batch_size=batch_size, shuffle=train, drop_last=train,
+                      num_workers=num_workers,
                       generator=torch.Generator().manual_seed(seed), persistent_workers=num_workers > 0)

@@ -41,7 +41,8 @@ def deit_ti(num_classes=100, img_size=224,  # img_size: side of the (square) inp
             zero_head: bool = True):        # the reference's zero-initialised heads (timm: truncated normal)
     "DeiT-Ti from timm; with the token, train mode returns (class, distillation) logits and eval mode their mean."
     name = 'deit_tiny_distilled_patch16_224' if distill_token else 'deit_tiny_patch16_224'
-    model = timm.create_model(name, pretrained=False, num_classes=num_classes, img_size=img_size, drop_path_rate=drop_path_rate)
+    model = timm.create_model(name, pretrained=False, num_classes=num_classes, img_size=img_size,
+                              drop_path_rate=drop_path_rate)
     if distill_token: model.set_distilled_training(True)
     return _tag(_zero_heads(model) if zero_head else model, num_classes)
 
@@ -116,7 +117,7 @@ def _init_vit(module):
 
 # %% ../../nbs/03e_vit.ipynb #57d7beb5
 class T2TViT(nn.Module):
-    "Tokens-to-token ViT: T2T module, class token, fixed sinusoidal positions, transformer blocks, head on the class token."
+    "Tokens-to-token ViT: T2T module, class token, fixed sinusoidal positions, transformer blocks, class-token head."
     def __init__(self, num_classes=100, img_size=224, dim=256, depth=7, heads=4, mlp_ratio=2.0, drop_path_rate=0.1):
         super().__init__()
         self.t2t, side = TokensToToken(dim), img_size // 16
@@ -179,7 +180,8 @@ class PatchEmbed(nn.Module):
 # %% ../../nbs/03e_vit.ipynb #90c861ee
 class PVT(nn.Module):
     "Pyramid vision transformer v1: four patch-embedding stages; the class token joins the last one."
-    def __init__(self, num_classes=100, img_size=224, patches=(4, 2, 2, 2), dims=(64, 128, 320, 512), depths=(2, 2, 2, 2),
+    def __init__(self, num_classes=100, img_size=224, patches=(4, 2, 2, 2), dims=(64, 128, 320, 512),
+                 depths=(2, 2, 2, 2),
                  heads=(1, 2, 5, 8), mlp_ratios=(8, 8, 4, 4), srs=(8, 4, 2, 1), drop_path_rate=0.1):
         super().__init__()
         rates, side = iter(torch.linspace(0, drop_path_rate, sum(depths)).tolist()), img_size
@@ -249,14 +251,15 @@ def _from_pycls() -> dict:
     return {pycls_key(k): k for k in get_model('resnet56').state_dict()}
 
 def mdistiller_key(key: str) -> str:
-    "mdistiller's name of pycls's ResNet-56 key `key`: the inverse of `pycls_key` (a key ResNet-56 lacks stays as it is)."
+    "mdistiller's name of pycls's ResNet-56 key `key`, the inverse of `pycls_key` (others stay as they are)."
     return _from_pycls().get(key, key)
 
 # %% ../../nbs/03e_vit.ipynb #c0791e53
 def _bad(path, why: str): return ValueError(f"Teacher checkpoint {path} {why}; give a pycls ResNet-56 checkpoint "
                                              f"(its 'model_state') or an mdistiller one (its 'model').")
 
-def load_resnet56_teacher(path, num_classes: int = 100, map_location='cpu'):  # path: a .pyth (pycls) or .pth (mdistiller)
+# path: a .pyth (pycls) or .pth (mdistiller)
+def load_resnet56_teacher(path, num_classes: int = 100, map_location='cpu'):
     "ResNet-56 teacher from a pycls or mdistiller checkpoint, loaded strictly, in eval mode."
     try: ckpt = torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e: raise _bad(path, f'cannot be read ({type(e).__name__}: {str(e)[:80]})') from e
@@ -266,7 +269,9 @@ def load_resnet56_teacher(path, num_classes: int = 100, map_location='cpu'):  # 
     if any(k.startswith('stem.') for k in state): state = {mdistiller_key(k): v for k, v in state.items()}
     model = get_model('resnet56', num_classes)
     try: model.load_state_dict(state, strict=True)
-    except (RuntimeError, KeyError) as e: raise _bad(path, f'does not fit ResNet-56 with {num_classes} classes ({str(e)[:120]})') from e
+    except (RuntimeError, KeyError) as e: raise _bad(path,
+                                                     f'does not fit ResNet-56 with {num_classes} classes '
+                                                     f'({str(e)[:120]})') from e
     return model.to(map_location).eval()
 
 # %% ../../nbs/03e_vit.ipynb #fb28afd1
