@@ -35,7 +35,9 @@ def load_figure_models(planned: list, which: str = 'best') -> SimpleNamespace:
     root = next((p.config.teacher_root for p in planned if p.config is not None), 'data/teachers')
     for p in planned:
         if p.cell.row in models: continue
-        if p.config is None: models[p.cell.row] = load_teacher(p.cell.teacher, root, num_classes=data.num_classes if data else 100); continue
+        if p.config is None:
+            models[p.cell.row] = load_teacher(p.cell.teacher, root, num_classes=data.num_classes if data else 100)
+            continue
         run = load_run(RunDir(p.config).path, 'final' if p.cell.method == 'teacher' else which)
         models[p.cell.row], histories[p.cell.row], data = run.student, RunDir(p.config).history(), run.data
     return SimpleNamespace(models=models, histories=histories, data=data)
@@ -94,7 +96,9 @@ def difference_row(axs, logits: dict, labels, method: str = 'KD') -> list:
         d, s = logit_difference(logits[student], t, labels, std)
         im = ax.imshow(d.numpy(), cmap='Reds', vmin=0, vmax=VMAX.get(method, d.nan_to_num().max().item()))
         ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.02)  # the scale of |M_student − M_teacher|
-        ax.set_title(f"{name.format(m=method)}\nmean {s['mean']:.2f}, max {s['max']:.2f}", fontsize=10); ax.set_xticks([]); ax.set_yticks([])
+        ax.set_title(f"{name.format(m=method)}\nmean {s['mean']:.2f}, max {s['max']:.2f}", fontsize=10)
+        ax.set_xticks([])
+        ax.set_yticks([])
         stats.append(s)
     return stats
 
@@ -145,7 +149,9 @@ def figure_4(features: dict, labels, seed: int = 0):
     # the paper: size 1 for 10,000 points
     colors, size = [f'C{int(c) % 10}' for c in labels], 1 if len(labels) > 2000 else 6
     for ax, (label, f) in zip(axs.flat, features.items()):
-        xy = tsne_2d(f, seed); ax.scatter(xy[:, 0], xy[:, 1], s=size, alpha=0.4, c=colors); ax.set_title(label, fontsize=10)
+        xy = tsne_2d(f, seed)
+        ax.scatter(xy[:, 0], xy[:, 1], s=size, alpha=0.4, c=colors)
+        ax.set_title(label, fontsize=10)
     for ax in axs.flat: ax.axis('off')
     fig.tight_layout()
     return fig
@@ -185,7 +191,8 @@ def figure_5(logits: dict, models: dict, bins: int = 500):
 def figure_s2(logits: dict, bins: int = 500, methods=('KD+CTKD', 'DKD', 'MLKD')):
     "Fig. S2: Fig. 5b for CTKD, DKD and MLKD."
     fig, axs = plt.subplots(1, len(methods), figsize=(6.5 * len(methods), 5), squeeze=False)
-    for ax, (i, m) in zip(axs[0], enumerate(methods)): plot_moments(ax, _stand_series(logits, m), bins, f'({"abc"[i]}) {m}')
+    for ax, (i, m) in zip(axs[0], enumerate(methods)):
+        plot_moments(ax, _stand_series(logits, m), bins, f'({"abc"[i]}) {m}')
     fig.tight_layout()
     return fig
 
@@ -195,7 +202,8 @@ def figure_s3(histories: dict):
     fig, axs = plt.subplots(1, 2, figsize=(11, 4))
     for label, h in histories.items():
         ep, mark = [r['epoch'] for r in h], 'o' if len(h) < 10 else None
-        axs[0].plot(ep, [r['test_top1'] for r in h], marker=mark, label=label); axs[1].plot(ep, [r['test_loss'] for r in h], marker=mark, label=label)
+        axs[0].plot(ep, [r['test_top1'] for r in h], marker=mark, label=label)
+        axs[1].plot(ep, [r['test_loss'] for r in h], marker=mark, label=label)
     for ax, name in zip(axs, ('test top-1 (%)', 'test loss (CE)')): ax.set_xlabel('epoch'); ax.set_ylabel(name); ax.legend(fontsize=8)
     fig.tight_layout()
     return fig

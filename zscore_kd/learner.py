@@ -92,7 +92,9 @@ class Learner:
         return dict(epoch=self.epoch, best=self.best, history=self.history, model=self.model.state_dict(),
                     method=self.method.state_dict(), optimizer=self.opt.state_dict(), rng=torch.get_rng_state())
     def load(self, ck: dict):
-        self.model.load_state_dict(ck['model']); self.method.load_state_dict(ck['method']); self.opt.load_state_dict(ck['optimizer'])
+        self.model.load_state_dict(ck['model'])
+        self.method.load_state_dict(ck['method'])
+        self.opt.load_state_dict(ck['optimizer'])
         self.epoch, self.best, self.history = ck['epoch'], ck['best'], ck['history']
         torch.set_rng_state(ck['rng'])
 
@@ -126,7 +128,8 @@ class Learner:
         rec = dict(epoch=epoch, lr=lr_at(self.c, epoch), train_loss=loss / n_train, train_top1=100 * correct / n_train,
                    **evaluate(self.model, test_loader, self.autocast, self.dist), seconds=seconds,
                    images_per_s=n_train / seconds, **self.method.extra_state())
-        if bad := first_nonfinite(self.state()) or ('the test loss' if not math.isfinite(rec['test_loss']) else None): self.diverged(epoch, bad)
+        if bad := first_nonfinite(self.state()) or ('the test loss' if not math.isfinite(rec['test_loss']) else None):
+            self.diverged(epoch, bad)
         self.epoch = epoch; self.history.append(rec)
         if self.best is None or rec['test_top1'] >= self.best['top1']:  # mdistiller keeps the latest of equal bests
             self.best = dict(epoch=epoch, top1=rec['test_top1'], top5=rec['test_top5'])

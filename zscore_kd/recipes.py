@@ -14,7 +14,8 @@ from importlib.resources import files
 @lru_cache(maxsize=None)
 def load_csv(name: str) -> tuple:  # name: 'recipes.csv' or 'reported.csv'
     "Rows of one of the tables of published values shipped with the package, as dicts of strings (cached)."
-    with files('zscore_kd').joinpath('published', name).open(newline='', encoding='utf-8') as f: return tuple(csv.DictReader(f))
+    with files('zscore_kd').joinpath('published', name).open(newline='', encoding='utf-8') as f:
+        return tuple(csv.DictReader(f))
 
 def parse_number(v: str):
     "A table's cell as a number: int, float, or None when empty."

@@ -64,7 +64,8 @@ def _read_checkpoint(self: RunDir):
     "(checkpoint dict, None), or (None, what is wrong with it)."
     try: ck = torch.load(self.path / 'checkpoint.pt', map_location='cpu', weights_only=True)
     except Exception as e: return None, f'unreadable ({type(e).__name__}: truncated or corrupt)'
-    if not isinstance(ck, dict) or not {'epoch', 'model', 'optimizer', 'history'} <= set(ck): return None, 'not a checkpoint of this trainer'
+    if not isinstance(ck, dict) or not {'epoch', 'model', 'optimizer', 'history'} <= set(ck):
+        return None, 'not a checkpoint of this trainer'
     bad = first_nonfinite({k: ck.get(k) for k in ('model', 'method', 'optimizer')})
     return (None, f'poisoned (non-finite {bad})') if bad else (ck, None)
 
@@ -96,7 +97,8 @@ RunDir._read_checkpoint, RunDir.load_checkpoint, RunDir.history = _read_checkpoi
 def input_files(c: RunConfig, teacher_file=None) -> dict:
     "The files a run reads that its config does not pin down, by role: its teacher checkpoint and its CIFAR-100 files."
     files = {'teacher checkpoint': teacher_file}
-    if c.dataset == 'cifar100': files.update({f'dataset file {n}': Path(c.data_root) / 'cifar-100-python' / n for n in ('train', 'test', 'meta')})
+    if c.dataset == 'cifar100':
+        files.update({f'dataset file {n}': Path(c.data_root) / 'cifar-100-python' / n for n in ('train', 'test', 'meta')})
     return {role: Path(p) for role, p in files.items() if p is not None and Path(p).is_file()}
 
 def _record_inputs(self: RunDir, files: dict):

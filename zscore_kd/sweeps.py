@@ -65,7 +65,8 @@ def _fields(c: Cell, seed: int, scale: str, dataset: str, common: dict, gpus: in
         f.update(teacher=f['teacher'] and _toy(f['teacher']), student=f['student'] if vit else _toy(f['student']),
                  epochs=s['epochs'])
         if vit: f['student_args'] = {**f.get('student_args', {}), 'img_size': 32}
-        if 'assistant' in f.get('method_args', {}): f['method_args'] = {**f['method_args'], 'assistant': _toy(f['method_args']['assistant'])}
+        if 'assistant' in f.get('method_args', {}):
+            f['method_args'] = {**f['method_args'], 'assistant': _toy(f['method_args']['assistant'])}
         if f['student'] != c.student: f.pop('student_args', None)  # the real student's constructor keywords
     if dataset == 'synthetic': f.update(teacher_epochs=s['teacher_epochs'], data_args=dict(s['data_args']))
     return {**f, 'seed': seed, 'dataset': dataset, **common}
@@ -100,7 +101,8 @@ def plan_cells(cells: list, scale: str = 'toy', seeds: int = None, dataset: str 
                **common) -> list:
     "The runs `cells` need at `scale`: one per cell and seed (teachers: seed 0); ImageNet runs on `gpus` GPUs each."
     if scale not in SCALES: raise ValueError(f"scale must be one of {', '.join(SCALES)}, got {scale!r}.")
-    if scale != 'paper' and dataset != 'synthetic': raise ValueError(f"scale {scale!r} runs on the synthetic data; use scale 'paper' for cifar100.")
+    if scale != 'paper' and dataset != 'synthetic':
+        raise ValueError(f"scale {scale!r} runs on the synthetic data; use scale 'paper' for cifar100.")
     common = {k: str(home_path(v).resolve()) if k.endswith(('_dir', '_root')) else v for k, v in common.items()}
     out = []
     for c in _in_scale(cells, scale):

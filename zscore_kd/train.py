@@ -101,7 +101,8 @@ def _assistant_teacher(c: RunConfig, num_classes: int, progress: bool):
 def get_teacher(c: RunConfig, num_classes: int, progress: bool, dist: Dist = Dist()):
     "The frozen teacher of `c` (eval mode), its root: a file, the archive, a vanilla run, TAKD's assistant, torchvision."
     if assistant(c): return _assistant_teacher(c, num_classes, progress)
-    if c.teacher_checkpoint: return load_resnet56_teacher(c.teacher_checkpoint, num_classes), Path(c.teacher_checkpoint).parent
+    if c.teacher_checkpoint:
+        return load_resnet56_teacher(c.teacher_checkpoint, num_classes), Path(c.teacher_checkpoint).parent
     if c.dataset == 'imagenet':  # rank 0 first: it downloads a missing file once, then the others read it
         teacher = load_imagenet_teacher(c.teacher, num_classes) if dist.main else None
         barrier(dist)
@@ -202,7 +203,8 @@ def _train(cs: list, progress: bool):
         active = [L for L in learners if L.epoch < epoch <= L.c.epochs]
         for L in active: L.begin_epoch(epoch)
         start = time.perf_counter()
-        for batch in progress_bar(loader.epoch(epoch), total=len(loader), leave=False, enabled=progress): steps(active, batch)
+        for batch in progress_bar(loader.epoch(epoch), total=len(loader), leave=False, enabled=progress):
+            steps(active, batch)
         if torch.device(c0.device).type == 'cuda': torch.cuda.synchronize()
         seconds = time.perf_counter() - start
         for L in active:
