@@ -7,7 +7,7 @@ __all__ = ['TRAIN_PARAMETERS', 'TRAIN_RULES', 'parameters_cell', 'parse_value', 
            'torchrun_command', 'train_with_torchrun', 'main', 'config_params', 'torchrun_job']
 
 # %% ../nbs/07a_cli.ipynb #f8156794
-import argparse, ast, dataclasses, json, os, subprocess, sys, textwrap
+import argparse, ast, dataclasses, json, subprocess, sys, textwrap
 
 import torch.distributed as dist
 
