@@ -23,10 +23,10 @@ from .runs import RunConfig, build_method, build_model
 from .rundir import RunDir, write_json
 
 # %% ../nbs/06f_learner.ipynb #612240fc
-def lr_at(c: RunConfig, epoch: int) -> float:
+def lr_at(config: RunConfig, epoch: int) -> float:
     "The learning rate of 1-based `epoch`: mdistiller's step decay (sgd) or the ViT recipe's warm-up + cosine (adamw)."
-    if c.optimizer == 'adamw': return warmup_cosine_lr(epoch, c.lr, c.epochs, c.warmup_epochs, c.min_lr)
-    return step_lr(epoch, c.lr, c.lr_decay_epochs, c.lr_decay_rate)
+    if config.optimizer == 'adamw': return warmup_cosine_lr(epoch, config.lr, config.epochs, config.warmup_epochs, config.min_lr)
+    return step_lr(epoch, config.lr, config.lr_decay_epochs, config.lr_decay_rate)
 
 def set_lr(opt, lr: float):
     "Set the learning rate in place (a device tensor under CUDA graphs, so no re-capture is needed)."
@@ -34,19 +34,19 @@ def set_lr(opt, lr: float):
         if torch.is_tensor(g['lr']): g['lr'].fill_(lr)
         else: g['lr'] = lr
 
-def autocast_for(c: RunConfig):
-    "A factory of `c`'s autocast context: bf16, or disabled (float32 reference)."
+def autocast_for(config: RunConfig):
+    "A factory of `config`'s autocast context: bf16, or disabled (float32 reference)."
     # CUDA graphs replay kernels, not Python: autocast's weight-cast cache must be off or captured casts go stale
-    return lambda: torch.autocast(torch.device(c.device).type, dtype=torch.bfloat16, enabled=c.precision == 'bf16',
-                                  cache_enabled=not c.cuda_graphs)
+    return lambda: torch.autocast(torch.device(config.device).type, dtype=torch.bfloat16, enabled=config.precision == 'bf16',
+                                  cache_enabled=not config.cuda_graphs)
 
-def seed_everything(c: RunConfig):
+def seed_everything(config: RunConfig):
     "Seed torch; choose deterministic kernels or cuDNN autotuning."
-    torch.manual_seed(c.seed)
-    if torch.device(c.device).type == 'cuda':
-        torch.backends.cudnn.benchmark = not c.deterministic
-        torch.backends.cudnn.deterministic = c.deterministic
-    torch.use_deterministic_algorithms(c.deterministic, warn_only=True)
+    torch.manual_seed(config.seed)
+    if torch.device(config.device).type == 'cuda':
+        torch.backends.cudnn.benchmark = not config.deterministic
+        torch.backends.cudnn.deterministic = config.deterministic
+    torch.use_deterministic_algorithms(config.deterministic, warn_only=True)
 
 # %% ../nbs/06f_learner.ipynb #3d6bb4ad
 @torch.no_grad()
@@ -68,25 +68,25 @@ class TrainingDiverged(RuntimeError): "A non-finite loss, weight, buffer or eval
 
 class Learner:
     "One student in training: model, method, optimizer, metrics, run folder."
-    def __init__(self, c: RunConfig, num_classes: int, teacher_info: dict = None, dist: Dist = Dist()):
-        self.c, self.run, self.dist, dev = c, RunDir(c), dist, torch.device(c.device)
-        torch.manual_seed(c.seed)  # the same initial weights whether trained alone or in a group
-        self.model = build_model(c, num_classes).to(dev,
-                                                    memory_format=torch.channels_last if c.channels_last else torch.preserve_format)
+    def __init__(self, config: RunConfig, num_classes: int, teacher_info: dict = None, dist: Dist = Dist()):
+        self.c, self.run, self.dist, dev = config, RunDir(config), dist, torch.device(config.device)
+        torch.manual_seed(config.seed)  # the same initial weights whether trained alone or in a group
+        self.model = build_model(config, num_classes).to(dev,
+                                                    memory_format=torch.channels_last if config.channels_last else torch.preserve_format)
         # the views in one call; under torchrun inside DDP (SyncBN if asked)
-        ddp = wrap_ddp(self.model, dist, c.sync_bn)
-        method = build_method(c)  # a two-head student (DeiT's distillation token) gets its KD on the second head
+        ddp = wrap_ddp(self.model, dist, config.sync_bn)
+        method = build_method(config)  # a two-head student (DeiT's distillation token) gets its KD on the second head
         self.method = (DistillationHead(method) if getattr(self.model, 'distilled_training', False) else method).to(dev)
-        graphs = c.cuda_graphs and dev.type == 'cuda'  # fused SGD/AdamW with a device-tensor lr is capturable
-        self.opt = make_optimizer(c.optimizer, self.model, self.method.extra_parameters(), lr=c.lr,
-                                  weight_decay=c.weight_decay,
-                                  momentum=c.momentum, lr_tensor_on=dev if graphs else None)
-        self.forward = torch.compile(ddp, mode='max-autotune-no-cudagraphs') if c.compile else ddp
-        self.autocast, self.sums = autocast_for(c), torch.zeros(4, device=dev)  # loss × n, correct, non-finite, n
+        graphs = config.cuda_graphs and dev.type == 'cuda'  # fused SGD/AdamW with a device-tensor lr is capturable
+        self.opt = make_optimizer(config.optimizer, self.model, self.method.extra_parameters(), lr=config.lr,
+                                  weight_decay=config.weight_decay,
+                                  momentum=config.momentum, lr_tensor_on=dev if graphs else None)
+        self.forward = torch.compile(ddp, mode='max-autotune-no-cudagraphs') if config.compile else ddp
+        self.autocast, self.sums = autocast_for(config), torch.zeros(4, device=dev)  # loss × n, correct, non-finite, n
         self.epoch, self.best, self.history = 0, None, []
         if (ck := self.run.load_checkpoint()) is not None: self.load(ck)  # says 'resuming <run> from epoch e of n'
         if dist.main: write_json(self.run.path / 'config.json',
-                                 {'hash': self.run.hash, **dataclasses.asdict(c), 'teacher_info': teacher_info})
+                                 {'hash': self.run.hash, **dataclasses.asdict(config), 'teacher_info': teacher_info})
 
     def state(self) -> dict:
         return dict(epoch=self.epoch, best=self.best, history=self.history, model=self.model.state_dict(),

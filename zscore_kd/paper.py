@@ -98,9 +98,9 @@ def table_cells(key: str) -> list:
     return list(cells.values()) + extra
 
 # %% ../nbs/06b_paper.ipynb #54a7a3a4
-def recipe_outside(c: Cell) -> dict:
+def recipe_outside(cell: Cell) -> dict:
     "The settings the paper names for a cell this trainer does not run."
-    return dict(method=c.method, teacher=c.teacher, student=c.student, logit_stand=c.logit_stand)
+    return dict(method=cell.method, teacher=cell.teacher, student=cell.student, logit_stand=cell.logit_stand)
 
 # %% ../nbs/06b_paper.ipynb #535b6e94
 FIG_PAIR = ('resnet32x4', 'resnet8x4')

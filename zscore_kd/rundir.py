@@ -19,9 +19,9 @@ _NOT_HASHED = ('out_dir', 'data_root', 'teacher_root', 'preset', 'speed')
 _HASHED_WHEN_SET = dict(student_args={}, optimizer='sgd', warmup_epochs=None, min_lr=None, teacher_checkpoint=None,
                         teacher_bn_train=None, sync_bn=False, world_size=1)  # added later: hashed only when changed
 
-def config_hash(c: RunConfig) -> str:
+def config_hash(config: RunConfig) -> str:
     "12-hex-digit hash of the result-relevant fields of a resolved config."
-    d = {k: v for k, v in dataclasses.asdict(c).items()
+    d = {k: v for k, v in dataclasses.asdict(config).items()
          if k not in _NOT_HASHED and not (k in _HASHED_WHEN_SET and v == _HASHED_WHEN_SET[k])}
     d['device'] = torch.device(d['device']).type
     return hashlib.sha1(json.dumps(d, sort_keys=True, default=list).encode()).hexdigest()[:12]
@@ -40,9 +40,9 @@ _RUN_FILES = ('checkpoint.pt', 'metrics.jsonl', 'student_best.pth', 'student_fin
 
 class RunDir:
     "The folder of one run: config.json, checkpoint.pt, metrics.jsonl, result.json, student_{best,final}.pth."
-    def __init__(self, c: RunConfig):
-        self.config, self.hash = c, config_hash(c)
-        self.path = Path(c.out_dir) / f'{c.method}-{c.student}-{self.hash}'
+    def __init__(self, config: RunConfig):
+        self.config, self.hash = config, config_hash(config)
+        self.path = Path(config.out_dir) / f'{config.method}-{config.student}-{self.hash}'
     @property
     def finished(self) -> bool: return read_json(self.path / 'result.json') is not None
     def result(self) -> dict:
@@ -94,11 +94,11 @@ def _history(self: RunDir) -> list:
 RunDir._read_checkpoint, RunDir.load_checkpoint, RunDir.history = _read_checkpoint, _load_checkpoint, _history
 
 # %% ../nbs/06e_rundir.ipynb #b0b97584
-def input_files(c: RunConfig, teacher_file=None) -> dict:
+def input_files(config: RunConfig, teacher_file=None) -> dict:
     "The files a run reads that its config does not pin down, by role: its teacher checkpoint and its CIFAR-100 files."
     files = {'teacher checkpoint': teacher_file}
-    if c.dataset == 'cifar100':
-        files.update({f'dataset file {n}': Path(c.data_root) / 'cifar-100-python' / n for n in ('train', 'test', 'meta')})
+    if config.dataset == 'cifar100':
+        files.update({f'dataset file {n}': Path(config.data_root) / 'cifar-100-python' / n for n in ('train', 'test', 'meta')})
     return {role: Path(p) for role, p in files.items() if p is not None and Path(p).is_file()}
 
 def _record_inputs(self: RunDir, files: dict):

@@ -105,9 +105,9 @@ def _check_model(name, role: str, dataset: str = 'synthetic'):
         try: get_model(name)
         except ValueError as e: raise ValueError(f'{role}: {e}') from None
 
-def build_model(c, num_classes: int):
-    "A fresh student of `c`: an ImageNet model for ImageNet runs, else from the CIFAR zoo (with `c.student_args`)."
-    return get_imagenet_model(c.student, num_classes) if c.dataset == 'imagenet' else get_model(c.student, num_classes, **c.student_args)
+def build_model(config, num_classes: int):
+    "A fresh student of `config`: an ImageNet model for ImageNet runs, else from the CIFAR zoo (with `config.student_args`)."
+    return get_imagenet_model(config.student, num_classes) if config.dataset == 'imagenet' else get_model(config.student, num_classes, **config.student_args)
 
 def _resolve_device(device: str, check: bool = True) -> str:
     "auto → cuda or cpu; with `check`, a CUDA device must be visible."
@@ -207,20 +207,20 @@ FAST_CACHE_EPOCHS = NUM_VIEWS    # 162: from this run length on, the teacher-log
 FAST_COMPILE_STEPS = 50_000      # from this many steps (about 64 CIFAR epochs) on, compile time is assumed to pay
 SPEED_FLAGS = ('precision', 'channels_last', 'compile', 'cuda_graphs', 'teacher_cache')
 
-def train_images(c: RunConfig) -> int:
-    "Training images per epoch of `c`'s dataset."
+def train_images(config: RunConfig) -> int:
+    "Training images per epoch of `config`'s dataset."
     default = inspect.signature(make_synthetic).parameters['n_train'].default
-    if c.dataset == 'synthetic': return c.data_args.get('n_train', default)
-    return 1_281_167 if c.dataset == 'imagenet' else 50_000            # ILSVRC-2012 train, CIFAR-100 train
+    if config.dataset == 'synthetic': return config.data_args.get('n_train', default)
+    return 1_281_167 if config.dataset == 'imagenet' else 50_000            # ILSVRC-2012 train, CIFAR-100 train
 
-def speed_flags(c: RunConfig) -> dict:
-    "The flags `c.speed` stands for on `c.device`: exact = float32 eager; fast = what pays there."
-    if c.speed == 'exact': return dict(precision='fp32', channels_last=False, compile=False, cuda_graphs=False,
+def speed_flags(config: RunConfig) -> dict:
+    "The flags `config.speed` stands for on `config.device`: exact = float32 eager; fast = what pays there."
+    if config.speed == 'exact': return dict(precision='fp32', channels_last=False, compile=False, cuda_graphs=False,
                                        teacher_cache=False)
-    cuda, steps = torch.device(c.device).type == 'cuda', c.epochs * math.ceil(train_images(c) / c.batch_size)
-    one, crops = c.world_size == 1, c.dataset != 'imagenet'  # graphs and the cache: one process, device-resident crops
-    online = c.teacher_bn_train or c.student in list_models('vit')  # the ViT students' teacher sees fresh 32-px views
-    cache = METHODS[c.method].needs_teacher and c.epochs >= FAST_CACHE_EPOCHS and one and crops and not online
+    cuda, steps = torch.device(config.device).type == 'cuda', config.epochs * math.ceil(train_images(config) / config.batch_size)
+    one, crops = config.world_size == 1, config.dataset != 'imagenet'  # graphs and the cache: one process, device-resident crops
+    online = config.teacher_bn_train or config.student in list_models('vit')  # the ViT students' teacher sees fresh 32-px views
+    cache = METHODS[config.method].needs_teacher and config.epochs >= FAST_CACHE_EPOCHS and one and crops and not online
     return dict(precision='bf16' if cuda else 'fp32', channels_last=cuda, compile=cuda and steps >= FAST_COMPILE_STEPS,
                 cuda_graphs=cuda and one and crops, teacher_cache=cache)
 
@@ -263,7 +263,7 @@ def resolve_config(config: RunConfig = None, *, check_device: bool = True, **par
     build_method(c)  # unknown or bad method_args fail here, before any work
     return c
 
-def build_method(c: RunConfig):
+def build_method(config: RunConfig):
     "The `Method` a resolved config trains with."
-    try: return get_method(c.method, c.logit_stand, c.base_temp, c.kd_weight, c.ce_weight, **c.method_args)
-    except TypeError as e: raise ValueError(f'method_args {c.method_args} do not fit method {c.method}: {e}.') from None
+    try: return get_method(config.method, config.logit_stand, config.base_temp, config.kd_weight, config.ce_weight, **config.method_args)
+    except TypeError as e: raise ValueError(f'method_args {config.method_args} do not fit method {config.method}: {e}.') from None

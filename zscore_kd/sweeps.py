@@ -181,13 +181,13 @@ def measured_speeds(out_dir='runs') -> dict:
         if r['status'] == 'finished': speeds.setdefault(_speed_key(r['config'], torch.device(r['device']).type), []).append(r['images_per_s'])
     return {k: statistics.median(v) for k, v in speeds.items()}
 
-def run_hours(c: RunConfig, speeds: dict, device: str = None, bench: dict = None) -> tuple:
-    "Estimated hours of run `c` on `device` (default: its own), and the speed's source: measured, benchmark or assumed."
-    dev, views, images = device or torch.device(c.device).type, METHODS[c.method].views, c.epochs * (1_281_167 if c.dataset == 'imagenet' else train_images(c))
+def run_hours(config: RunConfig, speeds: dict, device: str = None, bench: dict = None) -> tuple:
+    "Estimated hours of run `config` on `device` (default: its own), and the speed's source: measured, benchmark or assumed."
+    dev, views, images = device or torch.device(config.device).type, METHODS[config.method].views, config.epochs * (1_281_167 if config.dataset == 'imagenet' else train_images(config))
     bench = benchmark_speeds() if bench is None else bench
-    if ips := speeds.get(_speed_key(dataclasses.asdict(c), dev)): return images / ips / 3600, 'measured'
-    if dev == 'cuda' and c.dataset != 'imagenet' and (ips := bench.get(views)): return images / ips / 3600, 'benchmark'
-    return images * views / (ASSUMED_IMAGENET_PER_S if c.dataset == 'imagenet' else ASSUMED_IMAGES_PER_S)[dev] / 3600, 'assumed'
+    if ips := speeds.get(_speed_key(dataclasses.asdict(config), dev)): return images / ips / 3600, 'measured'
+    if dev == 'cuda' and config.dataset != 'imagenet' and (ips := bench.get(views)): return images / ips / 3600, 'benchmark'
+    return images * views / (ASSUMED_IMAGENET_PER_S if config.dataset == 'imagenet' else ASSUMED_IMAGES_PER_S)[dev] / 3600, 'assumed'
 
 # %% ../nbs/08_sweeps.ipynb #ae108f6a
 def stream_groups(configs: list, max_group: int = 32) -> list:

@@ -34,57 +34,57 @@ SHARED_FIELDS = ('dataset', 'data_root', 'data_args', 'seed', 'batch_size', 'tea
 ABOUT_TEACHER = ('seed', 'teacher', 'teacher_epochs', 'teacher_root', 'teacher_cache', 'teacher_checkpoint',
                  'teacher_bn_train')  # a student's, not its teacher run's
 
-def teacher_config(c: RunConfig) -> RunConfig:
-    "The vanilla run that trains `c.teacher` (seed 0, shared by all students); CIFAR-100: the published vanilla recipe."
-    shared = {k: getattr(c, k) for k in SHARED_FIELDS if k not in ABOUT_TEACHER}
-    kw = dict(method='vanilla', student=c.teacher, seed=0, check_device=False, speed=c.speed, **shared)
-    if c.dataset == 'synthetic': return resolve_config(epochs=c.teacher_epochs or c.epochs, **kw)
-    epochs = {'epochs': c.teacher_epochs} if c.teacher_epochs else {}
+def teacher_config(config: RunConfig) -> RunConfig:
+    "The vanilla run that trains `config.teacher` (seed 0, shared by all students); CIFAR-100: the published vanilla recipe."
+    shared = {k: getattr(config, k) for k in SHARED_FIELDS if k not in ABOUT_TEACHER}
+    kw = dict(method='vanilla', student=config.teacher, seed=0, check_device=False, speed=config.speed, **shared)
+    if config.dataset == 'synthetic': return resolve_config(epochs=config.teacher_epochs or config.epochs, **kw)
+    epochs = {'epochs': config.teacher_epochs} if config.teacher_epochs else {}
     try: return resolve_config(preset='paper', **epochs, **kw)
     except ValueError as e:  # not one of the paper's teachers: mdistiller's vanilla defaults
         if 'No published recipe' not in str(e): raise
         return resolve_config(**epochs, **kw)
 
-def assistant(c: RunConfig):
-    "TAKD's assistant (a zoo name) when `c` is the second stage of a two-stage TAKD run, else None."
-    return c.method_args.get('assistant') if c.method == 'takd' else None
+def assistant(config: RunConfig):
+    "TAKD's assistant (a zoo name) when `config` is the second stage of a two-stage TAKD run, else None."
+    return config.method_args.get('assistant') if config.method == 'takd' else None
 
-def archived(c: RunConfig) -> bool:
-    "Whether the archive under `c.teacher_root` holds `c.teacher`'s checkpoint."
-    return any(teacher_path(c.teacher, r).is_file() for r in (c.teacher_root, Path(c.teacher_root) / 'cifar_teachers'))
+def archived(config: RunConfig) -> bool:
+    "Whether the archive under `config.teacher_root` holds `config.teacher`'s checkpoint."
+    return any(teacher_path(config.teacher, r).is_file() for r in (config.teacher_root, Path(config.teacher_root) / 'cifar_teachers'))
 
-def needs_teacher_run(c: RunConfig) -> bool:
-    "Whether a vanilla run trains `c`'s teacher: always on the synthetic data, on CIFAR-100 when the archive lacks it."
+def needs_teacher_run(config: RunConfig) -> bool:
+    "Whether a vanilla run trains `config`'s teacher: always on the synthetic data, on CIFAR-100 when the archive lacks it."
     # ImageNet: never
-    return (bool(c.teacher) and not assistant(c) and not c.teacher_checkpoint and c.dataset != 'imagenet'
-            and (c.dataset == 'synthetic' or not archived(c)))
+    return (bool(config.teacher) and not assistant(config) and not config.teacher_checkpoint and config.dataset != 'imagenet'
+            and (config.dataset == 'synthetic' or not archived(config)))
 
-def assistant_config(c: RunConfig) -> RunConfig:
-    "TAKD's first stage: the assistant distilled from `c.teacher` with `c`'s KD settings (seed 0, shared by all seeds)."
+def assistant_config(config: RunConfig) -> RunConfig:
+    "TAKD's first stage: the assistant distilled from `config.teacher` with `config`'s KD settings (seed 0, shared by all seeds)."
     keep = ('logit_stand', 'base_temp', 'kd_weight', 'ce_weight', 'epochs', 'lr_decay_epochs', 'lr_decay_rate',
             'momentum', 'weight_decay')
-    shared = {k: getattr(c, k) for k in SHARED_FIELDS if k != 'seed'}
-    return resolve_config(method='takd', student=assistant(c),
-                          method_args={k: v for k, v in c.method_args.items() if k != 'assistant'},
-                          seed=0, check_device=False, **{k: getattr(c, k) for k in keep}, **shared)
+    shared = {k: getattr(config, k) for k in SHARED_FIELDS if k != 'seed'}
+    return resolve_config(method='takd', student=assistant(config),
+                          method_args={k: v for k, v in config.method_args.items() if k != 'assistant'},
+                          seed=0, check_device=False, **{k: getattr(config, k) for k in keep}, **shared)
 
 def _relative(path: Path, base: str) -> str:
     "`path` relative to `base` when inside it (so a moved runs/ folder still resolves), else absolute."
     path = Path(path).resolve()
     return str(path.relative_to(Path(base).resolve())) if path.is_relative_to(Path(base).resolve()) else str(path)
 
-def teacher_logits_fn(teacher, c: RunConfig, train_x, views: int, progress: bool):
+def teacher_logits_fn(teacher, config: RunConfig, train_x, views: int, progress: bool):
     "batch → the teacher's logits for each view: a cache lookup (weak view) or an online forward."
     if teacher is None: return lambda batch: None
-    autocast, forward = autocast_for(c), (torch.compile(teacher) if c.compile else teacher)
+    autocast, forward = autocast_for(config), (torch.compile(teacher) if config.compile else teacher)
     def online(batch, keys=('x', 'x_strong')[:views]):
         with torch.no_grad(), autocast():
-            if c.teacher_bn_train is None: return [forward(batch[k]) for k in keys]
+            if config.teacher_bn_train is None: return [forward(batch[k]) for k in keys]
             # 32-px view, BN mode as set
-            return [vit_teacher_logits(forward, batch[k], c.teacher_bn_train) for k in keys]
-    if not c.teacher_cache: return online
-    cache = TeacherCache.load_or_build(teacher, train_x, Path(c.out_dir) / 'teacher_cache', c.precision,
-                                       autocast=autocast, channels_last=c.channels_last, progress=progress)
+            return [vit_teacher_logits(forward, batch[k], config.teacher_bn_train) for k in keys]
+    if not config.teacher_cache: return online
+    cache = TeacherCache.load_or_build(teacher, train_x, Path(config.out_dir) / 'teacher_cache', config.precision,
+                                       autocast=autocast, channels_last=config.channels_last, progress=progress)
     return lambda batch: [cache(batch['index'], batch['view'])] + (online(batch, ('x_strong',)) if views == 2 else [])
 
 # %% ../nbs/07_train.ipynb #f347f25a
@@ -98,24 +98,24 @@ def _assistant_teacher(c: RunConfig, num_classes: int, progress: bool):
         save_teacher(model, ac.student, root, epoch=ck['epoch'], accuracy=ck['accuracy'])
     return load_teacher(ac.student, root, num_classes=num_classes), root
 
-def get_teacher(c: RunConfig, num_classes: int, progress: bool, dist: Dist = Dist()):
-    "The frozen teacher of `c` (eval mode), its root: a file, the archive, a vanilla run, TAKD's assistant, torchvision."
-    if assistant(c): return _assistant_teacher(c, num_classes, progress)
-    if c.teacher_checkpoint:
-        return load_resnet56_teacher(c.teacher_checkpoint, num_classes), Path(c.teacher_checkpoint).parent
-    if c.dataset == 'imagenet':  # rank 0 first: it downloads a missing file once, then the others read it
-        teacher = load_imagenet_teacher(c.teacher, num_classes) if dist.main else None
+def get_teacher(config: RunConfig, num_classes: int, progress: bool, dist: Dist = Dist()):
+    "The frozen teacher of `config` (eval mode), its root: a file, the archive, a vanilla run, TAKD's assistant, torchvision."
+    if assistant(config): return _assistant_teacher(config, num_classes, progress)
+    if config.teacher_checkpoint:
+        return load_resnet56_teacher(config.teacher_checkpoint, num_classes), Path(config.teacher_checkpoint).parent
+    if config.dataset == 'imagenet':  # rank 0 first: it downloads a missing file once, then the others read it
+        teacher = load_imagenet_teacher(config.teacher, num_classes) if dist.main else None
         barrier(dist)
-        return teacher or load_imagenet_teacher(c.teacher, num_classes, download=False), teacher_file(c.teacher).parent
-    if not needs_teacher_run(c): return load_teacher(c.teacher, c.teacher_root, num_classes=num_classes), Path(c.teacher_root)
-    run = RunDir(teacher_config(c)); root = run.path / 'teacher'
+        return teacher or load_imagenet_teacher(config.teacher, num_classes, download=False), teacher_file(config.teacher).parent
+    if not needs_teacher_run(config): return load_teacher(config.teacher, config.teacher_root, num_classes=num_classes), Path(config.teacher_root)
+    run = RunDir(teacher_config(config)); root = run.path / 'teacher'
     _fit_resolved([run.config], progress)
-    try: return load_teacher(c.teacher, root, num_classes=num_classes), root
+    try: return load_teacher(config.teacher, root, num_classes=num_classes), root
     except (FileNotFoundError, ValueError): warnings.warn(f'The teacher file of {run.path.name} is missing or damaged; '
                                                           f'rebuilding it from its run.')
     # resumes from its checkpoint
     (run.path / 'result.json').unlink(missing_ok=True); _fit_resolved([run.config], progress)
-    return load_teacher(c.teacher, root, num_classes=num_classes), root
+    return load_teacher(config.teacher, root, num_classes=num_classes), root
 
 def _teacher_file(c: RunConfig) -> Path | None:
     "The teacher checkpoint `c` reads (None without a teacher, or when it is not there yet)."
@@ -125,27 +125,27 @@ def _teacher_file(c: RunConfig) -> Path | None:
                         RunDir(teacher_config(c)).path / 'teacher' if needs_teacher_run(c) else c.teacher_root)
 
 # %% ../nbs/07_train.ipynb #6fa75e01
-def input_pipeline(c: RunConfig) -> tuple:
+def input_pipeline(config: RunConfig) -> tuple:
     "The views a run's student sees: ('vit', side) for the ViT recipe's upscaled views, else ('cifar', 32)."
-    return ('vit', c.student_args.get('img_size', 224)) if c.student in list_models('vit') else ('cifar', 32)
+    return ('vit', config.student_args.get('img_size', 224)) if config.student in list_models('vit') else ('cifar', 32)
 
-def data_loaders(c: RunConfig, data, views: int, dist: Dist = Dist()) -> tuple:
+def data_loaders(config: RunConfig, data, views: int, dist: Dist = Dist()) -> tuple:
     "This rank's train and test loaders: CIFAR crops (MLKD: a strong view too), ViT views, or an ImageFolder."
-    kw = dict(device=c.device, channels_last=c.channels_last, rank=dist.rank, world=dist.world)
+    kw = dict(device=config.device, channels_last=config.channels_last, rank=dist.rank, world=dist.world)
     # the global batch split over the ranks, lr unchanged
-    b, (kind, side) = local_batch(c.batch_size, dist), input_pipeline(c)
+    b, (kind, side) = local_batch(config.batch_size, dist), input_pipeline(config)
     if isinstance(data, ImageFolderData):  # test batch 128: mdistiller's ImageNet TEST.BATCH_SIZE
-        return FolderLoader(data, True, b, seed=c.seed, strong=views == 2, **kw), FolderLoader(data, False, 128, **kw)
-    if kind == 'vit': return (ViTDeviceLoader(data.train_x, data.train_y, b, seed=c.seed, img_size=side,
-                                              compile=c.compile, **kw),
+        return FolderLoader(data, True, b, seed=config.seed, strong=views == 2, **kw), FolderLoader(data, False, 128, **kw)
+    if kind == 'vit': return (ViTDeviceLoader(data.train_x, data.train_y, b, seed=config.seed, img_size=side,
+                                              compile=config.compile, **kw),
                               ViTDeviceLoader(data.test_x, data.test_y, 200, shuffle=False, drop_last=False,
                                               augment=False, img_size=side, **kw))
-    return (DeviceLoader(data.train_x, data.train_y, b, seed=c.seed, strong=views == 2, **kw),
+    return (DeviceLoader(data.train_x, data.train_y, b, seed=config.seed, strong=views == 2, **kw),
             DeviceLoader(data.test_x, data.test_y, 500, shuffle=False, augment=False, **kw))
 
-def group_key(c: RunConfig) -> tuple:
+def group_key(config: RunConfig) -> tuple:
     "Runs with equal keys can be trained together by `fit_group` (same data stream, teacher and settings)."
-    return tuple(repr(getattr(c, k)) for k in SHARED_FIELDS) + (build_method(c).views, assistant(c), input_pipeline(c))
+    return tuple(repr(getattr(config, k)) for k in SHARED_FIELDS) + (build_method(config).views, assistant(config), input_pipeline(config))
 
 def _check_group(cs: list):
     keys = [group_key(c) for c in cs]
