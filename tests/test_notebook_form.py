@@ -84,3 +84,9 @@ def test_train_parameters_cell_is_checked_against_the_command_line_table(tmp_pat
     drifted = check()
     assert drifted.returncode == 1 and 'differs from zscore_kd.cli.TRAIN_PARAMETERS' in drifted.stdout
     assert check('--fix').returncode == 0 and check().returncode == 0 and "method = 'kd'" in nb_path.read_text()
+
+
+def test_readme_layout_names_every_notebook():
+    "The README's layout section (from nbs/index.ipynb) keeps up with the notebooks: each is named there."
+    layout = (ROOT / 'README.md').read_text().split('## Layout', 1)[1].split('\n## ', 1)[0]
+    assert not [n for n in NOTEBOOKS if f'`{n[:-len(".ipynb")]}`' not in layout]

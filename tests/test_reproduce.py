@@ -59,8 +59,9 @@ def test_all_tables_in_one_run(runs):
     assert all(s5[m]['n'] == '1' and s5[m]['best_mean'] for m in ('TAKD', 'ATKD', 'PT-Loss', 'KD+Ours', 'DKD+Ours'))
     assert len(list(runs.glob('takd-*'))) == 2  # the assistant (stage one) and the student
     page = (runs / 'summary_toy.md').read_text()
-    assert page.count('\n## ') == 12 + 7 and 'not runnable by this trainer' in page and 'LS authors (dagger' in page
-    assert all(f'figures/toy/{k}.png' in page for k in ('fig2', 'fig3', 'fig4', 'fig5', 'figS1', 'figS2', 'figS3'))
+    assert page.count('\n## ') == 12 + 8 and 'not runnable by this trainer' in page and 'LS authors (dagger' in page
+    figures = ('fig2', 'fig3', 'fig4', 'fig5', 'figS1', 'figS2', 'figS3', 'figS3_vit')
+    assert all(f'figures/toy/{k}.png' in page for k in figures)
     hashes = [p.name.rsplit('-', 1)[1] for p in runs.iterdir() if (p / 'result.json').is_file()]
     assert len(hashes) == len(set(hashes))
 
@@ -69,6 +70,6 @@ def test_paper_scale_dry_run_of_everything(tmp_path):
            out_dir=str(tmp_path),
            device='cpu', teacher_root=str(tmp_path / 'no_archive'))
     page = (tmp_path / 'summary_paper_cifar100.md').read_text()
-    assert page.count('\n## ') == 12 + 7 and '0 finished' in page and 'h on eight' in page and 'assistant runs' in page
+    assert page.count('\n## ') == 12 + 8 and '0 finished' in page and 'h on eight' in page and 'assistant runs' in page
     assert not [p for p in tmp_path.iterdir()
                 if p.name not in ('tables', 'out_20_reproduce.ipynb', 'summary_paper_cifar100.md')]
