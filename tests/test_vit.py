@@ -21,7 +21,8 @@ pytestmark = pytest.mark.usefixtures('one_thread')  # tests/conftest.py
 def runs(tmp_path_factory):
     "One tiny KD+LS epoch of each student, sharing one on-the-fly teacher."
     out = tmp_path_factory.mktemp('runs')
-    return {s: fit(student=s, out_dir=str(out), progress=False, **TINY) for s in ('deit_ti', 't2t_vit_7', 'pit_ti', 'pvt_ti')}
+    students = ('deit_ti', 't2t_vit_7', 'pit_ti', 'pvt_ti')
+    return {s: fit(student=s, out_dir=str(out), progress=False, **TINY) for s in students}
 
 
 @pytest.mark.parametrize('student', ['deit_ti', 't2t_vit_7', 'pit_ti', 'pvt_ti'])
@@ -36,7 +37,8 @@ def test_each_student_trains_an_epoch_with_the_adamw_family(runs, student):
 
 def test_deit_trains_both_heads(runs):
     state = torch.load(Path(runs['deit_ti']['run_dir']) / 'student_final.pth', weights_only=True)['model']
-    assert state['head.weight'].abs().sum() > 0 and state['head_dist.weight'].abs().sum() > 0  # zero-initialised, both moved
+    # zero-initialised, both moved
+    assert state['head.weight'].abs().sum() > 0 and state['head_dist.weight'].abs().sum() > 0
 
 
 def test_teacher_bn_switch_changes_the_run(tmp_path):
@@ -49,8 +51,8 @@ def test_teacher_bn_switch_changes_the_run(tmp_path):
 
 def test_papermill_entry_notebook_trains_a_vit(tmp_path):
     out = tmp_path / 'vit.ipynb'
-    params = dict(out_dir=str(tmp_path / 'runs'), student='pvt_ti', teacher='resnet56', epochs=1, teacher_epochs=1, batch_size=32,
-                  data_args={'n_train': 128, 'n_test': 100}, student_args={'img_size': 32}, device='cpu')
+    params = dict(out_dir=str(tmp_path / 'runs'), student='pvt_ti', teacher='resnet56', epochs=1, teacher_epochs=1,
+                  batch_size=32, data_args={'n_train': 128, 'n_test': 100}, student_args={'img_size': 32}, device='cpu')
     pm.execute_notebook(str(ROOT / 'nbs' / '10_train.ipynb'), str(out), parameters=params, kernel_name='python3',
                         cwd=str(ROOT / 'nbs'), progress_bar=False, execution_timeout=600)
     text = json.dumps(json.loads(out.read_text())['cells'][-1]['outputs'])
@@ -63,5 +65,6 @@ def test_vit_speed_smoke(tmp_path):
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     md, res = (tmp_path / 'results.md').read_text(), json.loads((tmp_path / 'results.json').read_text())
-    assert '| fast train step |' in md and '| classic train step |' in md and 'fast / classic' in md and 'projected 300 epochs' in md
+    for expected in ('| fast train step |', '| classic train step |', 'fast / classic', 'projected 300 epochs'):
+        assert expected in md, expected
     assert res['ratio'] > 0 and set(res['projected_minutes']) == {'fast', 'classic'}

@@ -40,7 +40,7 @@ def rank_device(device: str, d: Dist) -> str:
     return f'cuda:{d.local_rank}' if d.enabled and device == 'cuda' else device
 
 def init_distributed(device: str) -> Dist:
-    "Join torchrun's process group (NCCL for CUDA devices, gloo for CPUs) if not yet joined; returns this rank's `Dist`."
+    "Join torchrun's process group (NCCL for CUDA devices, gloo for CPUs) if not yet joined; return this rank's `Dist`."
     d = torchrun_env()
     if d.enabled and not dist.is_initialized():
         cuda = torch.device(device).type == 'cuda'
@@ -50,8 +50,9 @@ def init_distributed(device: str) -> Dist:
 
 def local_batch(batch_size: int, d: Dist) -> int:
     "Images per rank and step: the global batch split evenly (the official 512 over N GPUs), lr unchanged."
-    if batch_size % d.world: raise ValueError(f'batch_size {batch_size} does not split evenly over {d.world} processes; '
-                                              f'use a multiple of {d.world} (the global batch is divided among the ranks).')
+    if batch_size % d.world:
+        raise ValueError(f'batch_size {batch_size} does not split evenly over {d.world} processes; '
+                         f'use a multiple of {d.world} (the global batch is divided among the ranks).')
     return batch_size // d.world
 
 # %% ../nbs/05b_distributed.ipynb #d5518c0f
@@ -75,7 +76,7 @@ class Views(nn.Module):
     def forward(self, xs: list) -> list: return [self.model(x) for x in xs]
 
 def wrap_ddp(model: nn.Module, d: Dist, sync_bn: bool = False) -> nn.Module:
-    "What the training step calls on its list of views: `Views(model)`, inside DDP under torchrun (SyncBatchNorm if `sync_bn`)."
+    "What the training step calls on its views: `Views(model)`, inside DDP under torchrun (SyncBatchNorm if `sync_bn`)."
     if not d.enabled: return Views(model)
     if sync_bn: nn.SyncBatchNorm.convert_sync_batchnorm(model)  # swaps the BatchNorm layers inside `model` in place
     cuda = next(model.parameters()).device.type == 'cuda'

@@ -140,7 +140,8 @@ def difference_stats_markdown(stats: dict) -> str:
 def tsne_2d(features: torch.Tensor, seed: int = 0) -> np.ndarray:
     "2-D t-SNE embedding of N×D features (perplexity 30, or less when N is small)."
     n = len(features)
-    return TSNE(2, perplexity=min(30.0, max(2.0, (n - 1) / 3)), random_state=seed).fit_transform(features.double().numpy())
+    tsne = TSNE(2, perplexity=min(30.0, max(2.0, (n - 1) / 3)), random_state=seed)
+    return tsne.fit_transform(features.double().numpy())
 
 def figure_4(features: dict, labels, seed: int = 0):
     "Fig. 4: t-SNE of each model's penultimate features (label -> N×D), 3 panels per row."
@@ -165,7 +166,9 @@ def logit_moments(logits: torch.Tensor) -> tuple:
 def plot_moments(ax, series: dict, bins: int = 100, title: str = ''):
     "Overlaid bivariate histograms of (logit mean, logit std), one colour per entry of `series` (label -> logits)."
     pts = {k: logit_moments(v) for k, v in series.items()}
-    (x0, x1), (y0, y1) = [(min(p[i].min() for p in pts.values()), max(p[i].max() for p in pts.values())) for i in (0, 1)]
+    lo = [min(p[i].min() for p in pts.values()) for i in (0, 1)]
+    hi = [max(p[i].max() for p in pts.values()) for i in (0, 1)]
+    (x0, y0), (x1, y1) = lo, hi
     pad = lambda a, b: (a - 0.05 * (b - a + 1e-3), b + 0.05 * (b - a + 1e-3))
     for i, (label, (m, s)) in enumerate(pts.items()):
         cmap = LinearSegmentedColormap.from_list(label, [to_rgba(f'C{i}', 0.25), to_rgba(f'C{i}', 1.0)])
@@ -204,7 +207,8 @@ def figure_s3(histories: dict):
         ep, mark = [r['epoch'] for r in h], 'o' if len(h) < 10 else None
         axs[0].plot(ep, [r['test_top1'] for r in h], marker=mark, label=label)
         axs[1].plot(ep, [r['test_loss'] for r in h], marker=mark, label=label)
-    for ax, name in zip(axs, ('test top-1 (%)', 'test loss (CE)')): ax.set_xlabel('epoch'); ax.set_ylabel(name); ax.legend(fontsize=8)
+    for ax, name in zip(axs, ('test top-1 (%)', 'test loss (CE)')):
+        ax.set_xlabel('epoch'); ax.set_ylabel(name); ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -224,5 +228,6 @@ def figure_s3_vit(histories: dict, reference: dict):
 def figure_s3_vit_runs(plans: list):
     "Fig. S3 (right) from the runs of its plans (each with `.cell.student`, `.config`), LG's Table S4 accuracy dashed."
     names = {v: k for k, v in VIT_STUDENTS.items()}  # zoo name -> the paper's
-    lg = {names[c.student]: c.paper['top1'] for c in table_cells('supp_T4') if c.row.startswith('LG') and c.student in names}
+    lg_cells = [c for c in table_cells('supp_T4') if c.row.startswith('LG') and c.student in names]
+    lg = {names[c.student]: c.paper['top1'] for c in lg_cells}
     return figure_s3_vit({names[p.cell.student]: RunDir(p.config).history() for p in plans}, lg)

@@ -25,7 +25,8 @@ from .rundir import RunDir, write_json
 # %% ../nbs/06f_learner.ipynb #612240fc
 def lr_at(config: RunConfig, epoch: int) -> float:
     "The learning rate of 1-based `epoch`: mdistiller's step decay (sgd) or the ViT recipe's warm-up + cosine (adamw)."
-    if config.optimizer == 'adamw': return warmup_cosine_lr(epoch, config.lr, config.epochs, config.warmup_epochs, config.min_lr)
+    if config.optimizer == 'adamw':
+        return warmup_cosine_lr(epoch, config.lr, config.epochs, config.warmup_epochs, config.min_lr)
     return step_lr(epoch, config.lr, config.lr_decay_epochs, config.lr_decay_rate)
 
 def set_lr(opt, lr: float):
@@ -37,8 +38,8 @@ def set_lr(opt, lr: float):
 def autocast_for(config: RunConfig):
     "A factory of `config`'s autocast context: bf16, or disabled (float32 reference)."
     # CUDA graphs replay kernels, not Python: autocast's weight-cast cache must be off or captured casts go stale
-    return lambda: torch.autocast(torch.device(config.device).type, dtype=torch.bfloat16, enabled=config.precision == 'bf16',
-                                  cache_enabled=not config.cuda_graphs)
+    device_type, enabled, cache = torch.device(config.device).type, config.precision == 'bf16', not config.cuda_graphs
+    return lambda: torch.autocast(device_type, dtype=torch.bfloat16, enabled=enabled, cache_enabled=cache)
 
 def seed_everything(config: RunConfig):
     "Seed torch; choose deterministic kernels or cuDNN autotuning."
@@ -71,8 +72,8 @@ class Learner:
     def __init__(self, config: RunConfig, num_classes: int, teacher_info: dict = None, dist: Dist = Dist()):
         self.c, self.run, self.dist, dev = config, RunDir(config), dist, torch.device(config.device)
         torch.manual_seed(config.seed)  # the same initial weights whether trained alone or in a group
-        self.model = build_model(config, num_classes).to(dev,
-                                                    memory_format=torch.channels_last if config.channels_last else torch.preserve_format)
+        memory_format = torch.channels_last if config.channels_last else torch.preserve_format
+        self.model = build_model(config, num_classes).to(dev, memory_format=memory_format)
         # the views in one call; under torchrun inside DDP (SyncBN if asked)
         ddp = wrap_ddp(self.model, dist, config.sync_bn)
         method = build_method(config)  # a two-head student (DeiT's distillation token) gets its KD on the second head
@@ -171,7 +172,8 @@ def environment() -> dict:
     except (OSError, subprocess.SubprocessError): commit, diff = None, ''
     cuda = torch.cuda.is_available()
     return dict(python=platform.python_version(), torch=torch.__version__, zscore_kd=zscore_kd.__version__,
-                hardware=torch.cuda.get_device_name() if cuda else f'{platform.machine()} CPU x{torch.get_num_threads()} threads',
+                hardware=torch.cuda.get_device_name() if cuda
+                         else f'{platform.machine()} CPU x{torch.get_num_threads()} threads',
                 git_commit=commit, git_dirty=hashlib.sha1(diff.encode()).hexdigest()[:12] if diff else None)
 
 # %% ../nbs/06f_learner.ipynb #474cfa33

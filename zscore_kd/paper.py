@@ -73,16 +73,20 @@ def _cell(t: Table, r: dict) -> Cell:
     temp, weight = (parse_number(r['base_temp']), parse_number(r['kd_weight'])) if t.ablation else (None, None)
     r = {**r, 'student': VIT_STUDENTS.get(r['student'], r['student'])}
     return Cell(t.key, r['method'], r['teacher'], r['student'], method, stand, temp, weight,
-                why_not=t.why_not or ('' if method else LITERATURE) or (IMAGENET_STUDENT if t.key == 'main_T3' and method == 'vanilla' else ''),
+                why_not=t.why_not or ('' if method else LITERATURE)
+                        or (IMAGENET_STUDENT if t.key == 'main_T3' and method == 'vanilla' else ''),
                 source=r['source'], produced_by=produced_by(method, stand, r))
 
 def produced_by(method: str, stand: str, r: dict) -> str:
     "Who produced a reported number: the recipe row's `produced_by` for cells run here, else what reported.csv says."
-    key = ('vanilla', '', r['teacher' if method == 'teacher' else 'student'], 'none') if method in ('teacher', 'vanilla') else \
-          (method, r['teacher'], r['student'], stand)
+    if method in ('teacher', 'vanilla'):
+        key = ('vanilla', '', r['teacher' if method == 'teacher' else 'student'], 'none')
+    else:
+        key = (method, r['teacher'], r['student'], stand)
     row = next((x for x in load_csv('recipes.csv') if (x['method'], x['teacher'], x['student'],
                                                        x['logit_stand']) == key), None)
-    return row['produced_by'] if row and row.get('produced_by') else f"not stated by the paper (read from {r['source']})"
+    if row and row.get('produced_by'): return row['produced_by']
+    return f"not stated by the paper (read from {r['source']})"
 
 # %% ../nbs/06b_paper.ipynb #f80edbe5
 def table_cells(key: str) -> list:

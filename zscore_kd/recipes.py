@@ -58,7 +58,8 @@ def paper_recipe(config) -> dict:
     key = (config.method, config.teacher or '', config.student, stand if config.method != 'vanilla' else 'none')
     for row in load_csv('recipes.csv'):
         if (row['method'], row['teacher'], row['student'], row['logit_stand']) == key: return _as_fields(row)
-    pairs = sorted({f"{r['teacher']}->{r['student']}" for r in load_csv('recipes.csv') if r['method'] == config.method and r['teacher']})
+    rows = [r for r in load_csv('recipes.csv') if r['method'] == config.method and r['teacher']]
+    pairs = sorted({f"{r['teacher']}->{r['student']}" for r in rows})
     raise ValueError(f"No published recipe for {config.method} {config.teacher}->{config.student} with "
                      f"logit_stand={stand}; "
                      f"set the hyper-parameters yourself or use a published pair ({', '.join(pairs[:6])}, ...).")

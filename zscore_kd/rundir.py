@@ -98,7 +98,8 @@ def input_files(config: RunConfig, teacher_file=None) -> dict:
     "The files a run reads that its config does not pin down, by role: its teacher checkpoint and its CIFAR-100 files."
     files = {'teacher checkpoint': teacher_file}
     if config.dataset == 'cifar100':
-        files.update({f'dataset file {n}': Path(config.data_root) / 'cifar-100-python' / n for n in ('train', 'test', 'meta')})
+        cifar = Path(config.data_root) / 'cifar-100-python'
+        files.update({f'dataset file {n}': cifar / n for n in ('train', 'test', 'meta')})
     return {role: Path(p) for role, p in files.items() if p is not None and Path(p).is_file()}
 
 def _record_inputs(self: RunDir, files: dict):
@@ -119,7 +120,8 @@ def _check_reuse(self: RunDir, files: dict, force_reuse: bool = False):
                          f'recorded); delete {self.path} (or use another out_dir) to train it on the current file, or '
                          f'pass '
                          f'force_reuse=True (-p force_reuse True) to reuse it as it is.')
-    if (self.path / 'result.json').exists() and not self.finished: warnings.warn(f"{self.path / 'result.json'} is damaged; writing it again.")
+    if (self.path / 'result.json').exists() and not self.finished:
+        warnings.warn(f"{self.path / 'result.json'} is damaged; writing it again.")
 
 @contextlib.contextmanager
 def lock_runs(runs: list):
@@ -151,4 +153,5 @@ def registry(out_dir='runs') -> list:
 
 def teacher_caches(out_dir='runs') -> list:
     "The teacher-logit tables under `out_dir/teacher_cache`, each shared by every student of its teacher: file and GiB."
-    return [dict(file=p.name, gib=p.stat().st_size / 2**30) for p in sorted((home_path(out_dir) / 'teacher_cache').glob('*.pt'))]
+    files = sorted((home_path(out_dir) / 'teacher_cache').glob('*.pt'))
+    return [dict(file=p.name, gib=p.stat().st_size / 2**30) for p in files]

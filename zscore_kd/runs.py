@@ -106,8 +106,9 @@ def _check_model(name, role: str, dataset: str = 'synthetic'):
         except ValueError as e: raise ValueError(f'{role}: {e}') from None
 
 def build_model(config, num_classes: int):
-    "A fresh student of `config`: an ImageNet model for ImageNet runs, else from the CIFAR zoo (with `config.student_args`)."
-    return get_imagenet_model(config.student, num_classes) if config.dataset == 'imagenet' else get_model(config.student, num_classes, **config.student_args)
+    "A fresh student of `config`: an ImageNet model for ImageNet runs, else a CIFAR zoo one (with `student_args`)."
+    if config.dataset == 'imagenet': return get_imagenet_model(config.student, num_classes)
+    return get_model(config.student, num_classes, **config.student_args)
 
 def _resolve_device(device: str, check: bool = True) -> str:
     "auto → cuda or cpu; with `check`, a CUDA device must be visible."
@@ -200,7 +201,8 @@ def _check_models_args(c):
         try: get_model(c.student, **c.student_args)
         except (TypeError, AssertionError, RuntimeError) as e:  # a ViT at a size its patches do not divide fails inside
             raise ValueError(f'student_args {c.student_args} do not fit student {c.student}: {e}.') from None
-    if c.method == 'takd' and c.method_args.get('assistant') is not None: _check_model(c.method_args['assistant'], "TAKD's assistant")
+    if c.method == 'takd' and c.method_args.get('assistant') is not None:
+        _check_model(c.method_args['assistant'], "TAKD's assistant")
 
 # %% ../nbs/06a_runs.ipynb #dc2c0128
 FAST_CACHE_EPOCHS = NUM_VIEWS    # 162: from this run length on, the teacher-logit cache costs fewer teacher forwards
@@ -216,10 +218,13 @@ def train_images(config: RunConfig) -> int:
 def speed_flags(config: RunConfig) -> dict:
     "The flags `config.speed` stands for on `config.device`: exact = float32 eager; fast = what pays there."
     if config.speed == 'exact': return dict(precision='fp32', channels_last=False, compile=False, cuda_graphs=False,
-                                       teacher_cache=False)
-    cuda, steps = torch.device(config.device).type == 'cuda', config.epochs * math.ceil(train_images(config) / config.batch_size)
-    one, crops = config.world_size == 1, config.dataset != 'imagenet'  # graphs and the cache: one process, device-resident crops
-    online = config.teacher_bn_train or config.student in list_models('vit')  # the ViT students' teacher sees fresh 32-px views
+                                            teacher_cache=False)
+    cuda = torch.device(config.device).type == 'cuda'
+    steps = config.epochs * math.ceil(train_images(config) / config.batch_size)
+    # graphs and the cache: one process, device-resident crops
+    one, crops = config.world_size == 1, config.dataset != 'imagenet'
+    # the ViT students' teacher sees fresh 32-px views
+    online = config.teacher_bn_train or config.student in list_models('vit')
     cache = METHODS[config.method].needs_teacher and config.epochs >= FAST_CACHE_EPOCHS and one and crops and not online
     return dict(precision='bf16' if cuda else 'fp32', channels_last=cuda, compile=cuda and steps >= FAST_COMPILE_STEPS,
                 cuda_graphs=cuda and one and crops, teacher_cache=cache)
@@ -247,13 +252,17 @@ def resolve_config(config: RunConfig = None, *, check_device: bool = True, **par
     _check_numbers(c)
     c.lr = c.lr or default_lr(c.method, c.student)
     decay = (0.3, 0.6, 0.9) if c.dataset == 'imagenet' else (0.625, 0.75, 0.875)
-    c.lr_decay_epochs = tuple(c.lr_decay_epochs) if c.lr_decay_epochs is not None else tuple(round(c.epochs * f) for f in decay)
+    if c.lr_decay_epochs is None: c.lr_decay_epochs = tuple(round(c.epochs * f) for f in decay)
+    else: c.lr_decay_epochs = tuple(c.lr_decay_epochs)
     # the cosine schedule has no steps; its warm-up is the reference's 20 of 300 epochs, scaled
     if c.optimizer == 'adamw':
-        c.lr_decay_epochs, c.warmup_epochs = (), c.warmup_epochs if c.warmup_epochs is not None else round(c.epochs * 20 / 300)
-    c.method_args, c.data_args, c.student_args = dict(c.method_args or {}), dict(c.data_args or {}), dict(c.student_args or {})
+        c.lr_decay_epochs = ()
+        if c.warmup_epochs is None: c.warmup_epochs = round(c.epochs * 20 / 300)
+    c.method_args, c.data_args = dict(c.method_args or {}), dict(c.data_args or {})
+    c.student_args = dict(c.student_args or {})
     _check_data_args(c); _check_models_args(c)
-    c.out_dir, c.data_root, c.teacher_root = (str(home_path(p).resolve()) for p in (c.out_dir, c.data_root, c.teacher_root))
+    paths = (c.out_dir, c.data_root, c.teacher_root)
+    c.out_dir, c.data_root, c.teacher_root = (str(home_path(p).resolve()) for p in paths)
     _need(not Path(c.out_dir).is_file(),
           f'out_dir {c.out_dir} is a file, not a folder; pass a folder (it is created if missing).')
     c.device = _resolve_device(c.device, check_device)  # check_device=False: plan a GPU sweep on a machine without one
@@ -265,5 +274,7 @@ def resolve_config(config: RunConfig = None, *, check_device: bool = True, **par
 
 def build_method(config: RunConfig):
     "The `Method` a resolved config trains with."
-    try: return get_method(config.method, config.logit_stand, config.base_temp, config.kd_weight, config.ce_weight, **config.method_args)
-    except TypeError as e: raise ValueError(f'method_args {config.method_args} do not fit method {config.method}: {e}.') from None
+    args = (config.logit_stand, config.base_temp, config.kd_weight, config.ce_weight)
+    try: return get_method(config.method, *args, **config.method_args)
+    except TypeError as e:
+        raise ValueError(f'method_args {config.method_args} do not fit method {config.method}: {e}.') from None

@@ -42,7 +42,8 @@ def _in_scale(cells: list, scale: str) -> list:
     if scale == 'paper' or not cells or cells[0].table not in TABLES: return cells
     pairs = list(dict.fromkeys((c.teacher, c.student) for c in cells))[:SCALES[scale]['pairs']]
     weights = SCALES[scale]['kd_weights']  # None: every λ_KD of an ablation
-    return [c for c in cells if (c.teacher, c.student) in pairs and (c.kd_weight is None or weights is None or c.kd_weight in weights)]
+    kept = lambda c: c.kd_weight is None or weights is None or c.kd_weight in weights
+    return [c for c in cells if (c.teacher, c.student) in pairs and kept(c)]
 
 # %% ../nbs/08_sweeps.ipynb #3e811d03
 def _resolve(fields: dict) -> RunConfig:
@@ -59,8 +60,9 @@ def _fields(c: Cell, seed: int, scale: str, dataset: str, common: dict, gpus: in
     if c.base_temp is not None: f.update(base_temp=c.base_temp, kd_weight=c.kd_weight)
     if scale == 'paper': f['preset'] = 'paper'
     else:
-        f.update({k: v for k,
-                  v in paper_recipe(SimpleNamespace(**f)).items() if k not in f and k not in ('epochs', 'lr_decay_epochs', 'warmup_epochs')})
+        scaled_here = ('epochs', 'lr_decay_epochs', 'warmup_epochs')
+        recipe = paper_recipe(SimpleNamespace(**f))
+        f.update({k: v for k, v in recipe.items() if k not in f and k not in scaled_here})
         vit = f['student'] in list_models('vit')  # the ViT students stay, at 32 px instead of 224
         f.update(teacher=f['teacher'] and _toy(f['teacher']), student=f['student'] if vit else _toy(f['student']),
                  epochs=s['epochs'])
@@ -85,7 +87,9 @@ def _teacher_planned(c: Cell, scale: str, dataset: str, common: dict) -> Planned
                                             why_not="torchvision's pretrained IMAGENET1K_V1 weights (read from "
                                                     "torchvision's cache), not a run")
     t, s = c.teacher if scale == 'paper' else _toy(c.teacher), SCALES[scale]
-    sizes = dict(epochs=s['teacher_epochs'], teacher_epochs=s['teacher_epochs'], data_args=s['data_args']) if dataset == 'synthetic' else {}
+    sizes = {}
+    if dataset == 'synthetic':
+        sizes = dict(epochs=s['teacher_epochs'], teacher_epochs=s['teacher_epochs'], data_args=s['data_args'])
     # common (train_args) wins
     probe = _resolve({**dict(method='kd', teacher=t, student=t, dataset=dataset, **sizes), **common})
     if not needs_teacher_run(probe): return Planned(c, 0, {},
@@ -93,7 +97,8 @@ def _teacher_planned(c: Cell, scale: str, dataset: str, common: dict) -> Planned
                                                             'a run')
     tc = teacher_config(probe)
     defaults = dataclasses.replace(RunConfig(), **speed_flags(tc))  # the flags its speed preset gives need no -p
-    fields = {f.name: getattr(tc, f.name) for f in dataclasses.fields(RunConfig) if getattr(tc, f.name) != getattr(defaults, f.name)}
+    names = [f.name for f in dataclasses.fields(RunConfig)]
+    fields = {k: getattr(tc, k) for k in names if getattr(tc, k) != getattr(defaults, k)}
     return Planned(c, 0, {**fields, 'device': common.get('device', 'auto')}, tc)
 
 # %% ../nbs/08_sweeps.ipynb #508f988a
@@ -178,16 +183,21 @@ def measured_speeds(out_dir='runs') -> dict:
     "Median training images/s of the finished runs under `out_dir`, by student, views, device and speed settings."
     speeds = {}
     for r in registry(out_dir):
-        if r['status'] == 'finished': speeds.setdefault(_speed_key(r['config'], torch.device(r['device']).type), []).append(r['images_per_s'])
+        if r['status'] != 'finished': continue
+        key = _speed_key(r['config'], torch.device(r['device']).type)
+        speeds.setdefault(key, []).append(r['images_per_s'])
     return {k: statistics.median(v) for k, v in speeds.items()}
 
 def run_hours(config: RunConfig, speeds: dict, device: str = None, bench: dict = None) -> tuple:
-    "Estimated hours of run `config` on `device` (default: its own), and the speed's source: measured, benchmark or assumed."
-    dev, views, images = device or torch.device(config.device).type, METHODS[config.method].views, config.epochs * (1_281_167 if config.dataset == 'imagenet' else train_images(config))
+    "Estimated hours of run `config` on `device` (default: its own) and the speed's source: measured/benchmark/assumed."
+    dev, views = device or torch.device(config.device).type, METHODS[config.method].views
+    imagenet = config.dataset == 'imagenet'
+    images = config.epochs * (1_281_167 if imagenet else train_images(config))
     bench = benchmark_speeds() if bench is None else bench
     if ips := speeds.get(_speed_key(dataclasses.asdict(config), dev)): return images / ips / 3600, 'measured'
-    if dev == 'cuda' and config.dataset != 'imagenet' and (ips := bench.get(views)): return images / ips / 3600, 'benchmark'
-    return images * views / (ASSUMED_IMAGENET_PER_S if config.dataset == 'imagenet' else ASSUMED_IMAGES_PER_S)[dev] / 3600, 'assumed'
+    if dev == 'cuda' and not imagenet and (ips := bench.get(views)): return images / ips / 3600, 'benchmark'
+    assumed = (ASSUMED_IMAGENET_PER_S if imagenet else ASSUMED_IMAGES_PER_S)[dev]
+    return images * views / assumed / 3600, 'assumed'
 
 # %% ../nbs/08_sweeps.ipynb #ae108f6a
 def stream_groups(configs: list, max_group: int = 32) -> list:
@@ -226,7 +236,8 @@ def run_local(configs: list, workers: int = 1, max_group: int = 32, progress: bo
         if workers <= 1 or len(stage) <= 1:
             for g in stage: _fit_group(g, progress)
         else:
-            with ProcessPoolExecutor(workers, mp_context=get_context('spawn')) as pool: list(pool.map(_fit_group, stage))
+            with ProcessPoolExecutor(workers, mp_context=get_context('spawn')) as pool:
+                list(pool.map(_fit_group, stage))
     return [RunDir(c).result() for c in configs]
 
 # %% ../nbs/08_sweeps.ipynb #2b0acfb4
@@ -250,7 +261,8 @@ def plan_table(planned: list, out_dir='runs') -> list:
         rows.append(dict(table=c.table, row=c.row, teacher=c.teacher, student=c.student, tau=c.base_temp,
                          kd_weight=c.kd_weight, seed=p.seed,
                          folder=RunDir(p.config).path.name if p.config else '', status=status(p), hours=h, speed=source,
-                         command=command(p) if p.config else p.why_not + (f'; recipe {json.dumps(p.fields)}' if p.fields else '')))
+                         command=command(p) if p.config
+                                 else p.why_not + (f'; recipe {json.dumps(p.fields)}' if p.fields else '')))
     return rows
 
 # %% ../nbs/08_sweeps.ipynb #4b3ef745
@@ -273,9 +285,13 @@ def catalog(dataset: str = 'synthetic', **common) -> list:
     rows = []
     for key, title in [(k, t.title) for k, t in TABLES.items()] + [(k, v[0]) for k, v in FIGURES.items()]:
         cells = table_cells(key) if key in TABLES else figure_cells(key)
-        toy, paper = (plan_summary(plan_cells(table_cells(key) if key in TABLES else scale_figure_cells(key, s), s,
-                                              None if key in TABLES else 1,
-                                              dataset if s == 'paper' else 'synthetic', **common), common.get('out_dir', 'runs')) for s in ('toy', 'paper'))
+        summary = {}
+        for s in ('toy', 'paper'):
+            scaled = table_cells(key) if key in TABLES else scale_figure_cells(key, s)
+            on = dataset if s == 'paper' else 'synthetic'
+            planned = plan_cells(scaled, s, None if key in TABLES else 1, on, **common)
+            summary[s] = plan_summary(planned, common.get('out_dir', 'runs'))
+        toy, paper = summary['toy'], summary['paper']
         rows.append(dict(key=key, title=title, cells=len(cells), not_run=sum(c.why_not != '' for c in cells),
                          toy_runs=toy['runs'] + toy['teacher_runs'], paper_runs=paper['runs'] + paper['teacher_runs'],
                          paper_gpu_hours=round(paper['gpu_hours'], 1),

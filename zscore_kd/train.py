@@ -35,7 +35,7 @@ ABOUT_TEACHER = ('seed', 'teacher', 'teacher_epochs', 'teacher_root', 'teacher_c
                  'teacher_bn_train')  # a student's, not its teacher run's
 
 def teacher_config(config: RunConfig) -> RunConfig:
-    "The vanilla run that trains `config.teacher` (seed 0, shared by all students); CIFAR-100: the published vanilla recipe."
+    "The vanilla run that trains `config.teacher` (seed 0, shared by all students); CIFAR-100: the published recipe."
     shared = {k: getattr(config, k) for k in SHARED_FIELDS if k not in ABOUT_TEACHER}
     kw = dict(method='vanilla', student=config.teacher, seed=0, check_device=False, speed=config.speed, **shared)
     if config.dataset == 'synthetic': return resolve_config(epochs=config.teacher_epochs or config.epochs, **kw)
@@ -51,16 +51,17 @@ def assistant(config: RunConfig):
 
 def archived(config: RunConfig) -> bool:
     "Whether the archive under `config.teacher_root` holds `config.teacher`'s checkpoint."
-    return any(teacher_path(config.teacher, r).is_file() for r in (config.teacher_root, Path(config.teacher_root) / 'cifar_teachers'))
+    roots = (config.teacher_root, Path(config.teacher_root) / 'cifar_teachers')
+    return any(teacher_path(config.teacher, r).is_file() for r in roots)
 
 def needs_teacher_run(config: RunConfig) -> bool:
-    "Whether a vanilla run trains `config`'s teacher: always on the synthetic data, on CIFAR-100 when the archive lacks it."
+    "Whether a vanilla run trains `config`'s teacher: always on synthetic data, on CIFAR-100 when the archive lacks it."
     # ImageNet: never
-    return (bool(config.teacher) and not assistant(config) and not config.teacher_checkpoint and config.dataset != 'imagenet'
-            and (config.dataset == 'synthetic' or not archived(config)))
+    return (bool(config.teacher) and not assistant(config) and not config.teacher_checkpoint
+            and config.dataset != 'imagenet' and (config.dataset == 'synthetic' or not archived(config)))
 
 def assistant_config(config: RunConfig) -> RunConfig:
-    "TAKD's first stage: the assistant distilled from `config.teacher` with `config`'s KD settings (seed 0, shared by all seeds)."
+    "TAKD's first stage: the assistant distilled from `config.teacher` with `config`'s KD settings (seed 0, all seeds)."
     keep = ('logit_stand', 'base_temp', 'kd_weight', 'ce_weight', 'epochs', 'lr_decay_epochs', 'lr_decay_rate',
             'momentum', 'weight_decay')
     shared = {k: getattr(config, k) for k in SHARED_FIELDS if k != 'seed'}
@@ -99,15 +100,17 @@ def _assistant_teacher(c: RunConfig, num_classes: int, progress: bool):
     return load_teacher(ac.student, root, num_classes=num_classes), root
 
 def get_teacher(config: RunConfig, num_classes: int, progress: bool, dist: Dist = Dist()):
-    "The frozen teacher of `config` (eval mode), its root: a file, the archive, a vanilla run, TAKD's assistant, torchvision."
+    "`config`'s frozen teacher (eval mode) and root: a file, the archive, a vanilla run, TAKD's assistant, torchvision."
     if assistant(config): return _assistant_teacher(config, num_classes, progress)
     if config.teacher_checkpoint:
         return load_resnet56_teacher(config.teacher_checkpoint, num_classes), Path(config.teacher_checkpoint).parent
     if config.dataset == 'imagenet':  # rank 0 first: it downloads a missing file once, then the others read it
         teacher = load_imagenet_teacher(config.teacher, num_classes) if dist.main else None
         barrier(dist)
-        return teacher or load_imagenet_teacher(config.teacher, num_classes, download=False), teacher_file(config.teacher).parent
-    if not needs_teacher_run(config): return load_teacher(config.teacher, config.teacher_root, num_classes=num_classes), Path(config.teacher_root)
+        teacher = teacher or load_imagenet_teacher(config.teacher, num_classes, download=False)
+        return teacher, teacher_file(config.teacher).parent
+    if not needs_teacher_run(config):
+        return load_teacher(config.teacher, config.teacher_root, num_classes=num_classes), Path(config.teacher_root)
     run = RunDir(teacher_config(config)); root = run.path / 'teacher'
     _fit_resolved([run.config], progress)
     try: return load_teacher(config.teacher, root, num_classes=num_classes), root
@@ -135,7 +138,8 @@ def data_loaders(config: RunConfig, data, views: int, dist: Dist = Dist()) -> tu
     # the global batch split over the ranks, lr unchanged
     b, (kind, side) = local_batch(config.batch_size, dist), input_pipeline(config)
     if isinstance(data, ImageFolderData):  # test batch 128: mdistiller's ImageNet TEST.BATCH_SIZE
-        return FolderLoader(data, True, b, seed=config.seed, strong=views == 2, **kw), FolderLoader(data, False, 128, **kw)
+        train = FolderLoader(data, True, b, seed=config.seed, strong=views == 2, **kw)
+        return train, FolderLoader(data, False, 128, **kw)
     if kind == 'vit': return (ViTDeviceLoader(data.train_x, data.train_y, b, seed=config.seed, img_size=side,
                                               compile=config.compile, **kw),
                               ViTDeviceLoader(data.test_x, data.test_y, 200, shuffle=False, drop_last=False,
@@ -145,7 +149,8 @@ def data_loaders(config: RunConfig, data, views: int, dist: Dist = Dist()) -> tu
 
 def group_key(config: RunConfig) -> tuple:
     "Runs with equal keys can be trained together by `fit_group` (same data stream, teacher and settings)."
-    return tuple(repr(getattr(config, k)) for k in SHARED_FIELDS) + (build_method(config).views, assistant(config), input_pipeline(config))
+    shared = tuple(repr(getattr(config, k)) for k in SHARED_FIELDS)
+    return shared + (build_method(config).views, assistant(config), input_pipeline(config))
 
 def _check_group(cs: list):
     keys = [group_key(c) for c in cs]
@@ -193,10 +198,11 @@ def _train(cs: list, progress: bool):
     for L in learners if dist.main else []: L.run.record_inputs(input_files(L.c, _teacher_file(L.c)))
     views = learners[0].method.views
     loader, test = data_loaders(c0, data, views, dist)
-    if teacher is not None: teacher = teacher.to(c0.device,
-                                                 memory_format=torch.channels_last if c0.channels_last else torch.preserve_format)
+    memory_format = torch.channels_last if c0.channels_last else torch.preserve_format
+    if teacher is not None: teacher = teacher.to(c0.device, memory_format=memory_format)
     teacher_fn = teacher_logits_fn(teacher, c0, getattr(data, 'train_x', None), views, progress)
-    steps = (StepGraphs if c0.cuda_graphs and torch.device(c0.device).type == 'cuda' else EagerSteps)(learners, teacher_fn)
+    graphs = c0.cuda_graphs and torch.device(c0.device).type == 'cuda'
+    steps = (StepGraphs if graphs else EagerSteps)(learners, teacher_fn)
     first, last = min(L.epoch for L in learners) + 1, max(c.epochs for c in cs)
     desc = f'{c0.method} {c0.student}' + (f' +{len(cs) - 1}' if len(cs) > 1 else '')
     for epoch in progress_bar(range(first, last + 1), desc, enabled=progress):

@@ -168,7 +168,8 @@ def affine_bicubic(images, coeffs, fill=FILL):
     inside = (xin >= 0) & (xin < W) & (yin >= 0) & (yin < H)
     x0, y0 = (xin - 0.5).floor(), (yin - 0.5).floor()
     dx, dy = (xin - 0.5 - x0)[:, None], (yin - 0.5 - y0)[:, None]
-    xs, ys = [(x0 + k - 1).clamp(0, W - 1).long() for k in range(4)], [(y0 + k - 1).clamp(0, H - 1).long() for k in range(4)]
+    xs = [(x0 + k - 1).clamp(0, W - 1).long() for k in range(4)]
+    ys = [(y0 + k - 1).clamp(0, H - 1).long() for k in range(4)]
     flat = images.double().flatten(2)
     tap = lambda yk, xk: flat.gather(2, (yk * W + xk).flatten(1)[:, None].expand(B, C, -1)).view(B, C, H, W)
     v = _cubic(*[_cubic(*[tap(yk, xk) for xk in xs], dx) for yk in ys], dy).clamp(0, 255).trunc().to(torch.uint8)
@@ -214,7 +215,8 @@ def sample_vit_draws(images, size: int = 224, generator=None) -> dict:
     "All random draws of the training views of a uint8 batch of square images: crop, flip, RandAugment, erasing, noise."
     n, dev, side = len(images), images.device, check_images(images, size=None).shape[-1]
     crop, flip = sample_crops(n, side, generator=generator, device=dev), _rand(generator, dev, n) < 0.5
-    ra, erase = sample_rand_augment_inc(n, generator=generator, device=dev), sample_erase(n, size, size, generator=generator, device=dev)
+    ra = sample_rand_augment_inc(n, generator=generator, device=dev)
+    erase = sample_erase(n, size, size, generator=generator, device=dev)
     noise = torch.randn(n, 3, size, size, generator=generator, device=dev)
     return dict(crop=crop, flip=flip, rand_augment=ra, erase=erase, noise=noise)
 
@@ -231,7 +233,8 @@ def vit_augment(images, size: int = 224, generator=None, views=vit_views):  # vi
 
 def vit_test_view(images, size: int = 224):
     "The reference's test view: bilinear resize to `size`², normalised."
-    full, zero = torch.full((len(images),), images.shape[-1], device=images.device), torch.zeros(len(images), dtype=torch.long, device=images.device)
+    full = torch.full((len(images),), images.shape[-1], device=images.device)
+    zero = torch.zeros(len(images), dtype=torch.long, device=images.device)
     return normalize(resized_crop(images, zero, zero, full, full, size, kind='bilinear'), mean=IMAGENET_MEAN,
                      std=IMAGENET_STD)
 
@@ -253,11 +256,13 @@ class ViTDeviceLoader(DeviceLoader):
         "Yield `epoch`'s batches as dicts with 'x' (views), 'y' and 'index'."
         # mine: this rank's share
         g, n, mine = self.generator(epoch), len(self.labels), slice(self.rank, None, self.world)
-        order = torch.randperm(n, generator=g, device=self.device) if self.shuffle else torch.arange(n, device=self.device)
+        if self.shuffle: order = torch.randperm(n, generator=g, device=self.device)
+        else: order = torch.arange(n, device=self.device)
         order = torch.cat([order, order[:self._padded() - n]])[mine]
         for k in range(len(self)):
             idx = order[k * self.batch_size:(k + 1) * self.batch_size]
-            x = vit_augment(self.images[idx], self.img_size, g, self.views) if self.augment else vit_test_view(self.images[idx], self.img_size)
+            if self.augment: x = vit_augment(self.images[idx], self.img_size, g, self.views)
+            else: x = vit_test_view(self.images[idx], self.img_size)
             x = x.to(self.dtype)
             yield {'x': x.contiguous(memory_format=torch.channels_last) if self.channels_last else x,
                    'y': self.labels[idx], 'index': idx}
@@ -266,7 +271,8 @@ class ViTDeviceLoader(DeviceLoader):
 class _ViTPILDataset(Dataset):
     "A uint8 NCHW dataset served as PIL images through the reference's transforms, as dicts."
     def __init__(self, images, labels, transform):
-        self.images, self.labels, self.transform = images.permute(0, 2, 3, 1).contiguous().cpu().numpy(), labels.cpu(), transform
+        self.images = images.permute(0, 2, 3, 1).contiguous().cpu().numpy()  # NHWC for PIL
+        self.labels, self.transform = labels.cpu(), transform
     def __len__(self): return len(self.labels)
     def __getitem__(self, i): return {'x': self.transform(Image.fromarray(self.images[i])), 'y': self.labels[i],
                                       'index': i}

@@ -146,7 +146,8 @@ class SRAttention(nn.Module):
     "Multi-head attention whose keys and values come from the token grid shrunk `sr` times (PVT v1)."
     def __init__(self, dim: int, heads: int, sr: int):
         super().__init__()
-        self.heads, self.q, self.kv, self.proj = heads, nn.Linear(dim, dim), nn.Linear(dim, 2 * dim), nn.Linear(dim, dim)
+        self.heads = heads
+        self.q, self.kv, self.proj = nn.Linear(dim, dim), nn.Linear(dim, 2 * dim), nn.Linear(dim, dim)
         self.sr = nn.Sequential(nn.Conv2d(dim, dim, sr, sr)) if sr > 1 else None
         self.norm = nn.LayerNorm(dim, eps=1e-6) if sr > 1 else None
     def forward(self, x, hw):
