@@ -2,7 +2,7 @@
 """ImageNet input pipeline against the training step it must feed, measured in the same run.
 
     python benchmarks/imagenet_loader.py --out benchmarks/results/h200     # on the GPU machine (~5 min)
-    python benchmarks/imagenet_loader.py --smoke                            # a CPU smoke run of every measurement (~30 s)
+    python benchmarks/imagenet_loader.py --smoke                            # CPU smoke run of every measurement (~30 s)
 
 A generated ImageFolder of photo-like JPEGs (default 10,000 train images around 500x375, 100 classes) is read by
 
@@ -53,10 +53,12 @@ def step_rate(device, batch, crop, steps, warmup, bf16):
     "Images/s of R34 -> R18 KD+LS training steps on a fixed device batch."
     dev = torch.device(device)
     fmt = dict(memory_format=torch.channels_last)
-    student, teacher = get_imagenet_model('ResNet18').to(dev, **fmt), get_imagenet_model('ResNet34').to(dev, **fmt).eval()
+    student = get_imagenet_model('ResNet18').to(dev, **fmt)
+    teacher = get_imagenet_model('ResNet34').to(dev, **fmt).eval()
     method = get_method('kd', logit_stand=True)
     opt = torch.optim.SGD(student.parameters(), lr=0.2, momentum=0.9, weight_decay=1e-4)
-    x = torch.randn(batch, 3, crop, crop, device=dev).contiguous(**fmt); y = torch.randint(0, 1000, (batch,), device=dev)
+    x = torch.randn(batch, 3, crop, crop, device=dev).contiguous(**fmt)
+    y = torch.randint(0, 1000, (batch,), device=dev)
     auto = lambda: torch.autocast(dev.type, dtype=torch.bfloat16, enabled=bf16)
     def step():
         with torch.no_grad(), auto(): t = teacher(x)
@@ -79,7 +81,9 @@ def main():
     ap.add_argument('--out', help='folder for results.md and results.json')
     a = ap.parse_args()
     classes, size, crop, batch, steps, warm, bf16 = 100, (500, 375), 224, a.batch, 20, 3, True
-    if a.smoke: a.images, classes, size, crop, batch, steps, warm, bf16, a.workers = 48, 4, (80, 60), 32, 8, 2, 1, False, 2
+    if a.smoke:
+        a.images, a.workers = 48, 2
+        classes, size, crop, batch, steps, warm, bf16 = 4, (80, 60), 32, 8, 2, 1, False
     device = torch.device(a.device)
     with tempfile.TemporaryDirectory() as tmp:
         root = a.root or tmp
@@ -91,18 +95,21 @@ def main():
         classic = loader_rate(mk('classic'), batch, device, warm, max_batches)
         fast = loader_rate(mk('device'), batch, device, warm, max_batches)
         step = step_rate(device, batch, crop, steps, warm, bf16)
-    rows = [('classic loader (PIL, %d workers)' % a.workers, classic), ('device loader (decode + crop on %s)' % device.type, fast),
+    rows = [('classic loader (PIL, %d workers)' % a.workers, classic),
+            ('device loader (decode + crop on %s)' % device.type, fast),
             ('training step R34->R18 KD+LS, batch %d%s' % (batch, ', bf16' if bf16 else ''), step)]
     ratios = dict(device_over_classic=fast / classic, loader_over_step=fast / step, classic_over_step=classic / step)
     env = dict(device=torch.cuda.get_device_name() if device.type == 'cuda' else platform.processor() or 'CPU',
-               torch=torch.__version__, cpus=os.cpu_count(), images=n, crop=crop, batch=batch, generate_s=round(gen_s, 1))
+               torch=torch.__version__, cpus=os.cpu_count(), images=n, crop=crop, batch=batch,
+               generate_s=round(gen_s, 1))
     md = ['| measurement | images/s |', '|---|---:|'] + [f'| {name} | {v:,.0f} |' for name, v in rows]
     md += ['', *(f'- {k.replace("_", " ")}: **{v:.2f}x**' for k, v in ratios.items()), '', f'environment: {env}']
     print('\n'.join(md))
     if a.out:
         out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
         (out / 'imagenet_loader.md').write_text('\n'.join(md) + '\n')
-        (out / 'imagenet_loader.json').write_text(json.dumps(dict(rates=dict((k, v) for k, v in rows), ratios=ratios, env=env), indent=1))
+        results = dict(rates=dict((k, v) for k, v in rows), ratios=ratios, env=env)
+        (out / 'imagenet_loader.json').write_text(json.dumps(results, indent=1))
 
 if __name__ == '__main__':
     main()

@@ -63,7 +63,7 @@ class Bench:
     "What every measurement shares: device, data, the teacher, sizes and the time each measurement may take."
     device: torch.device
     data: ImageData                       # the speed rows' data (50k random images on the GPU)
-    cache_data: ImageData                 # a smaller set for the teacher-cache rows (building the cache costs 162 forwards/image)
+    cache_data: ImageData                 # a smaller set for the teacher-cache rows (162 teacher forwards per image)
     teacher: torch.nn.Module              # the frozen teacher (random weights: they do not change the speed)
     tmp: str                              # run folders go here
     teacher_name: str = 'resnet32x4'
@@ -80,9 +80,10 @@ class Bench:
     def learners(self, method, stand, n=1, **opts):
         "`n` students of one configuration (several: λ_KD 9, 10, ... so that they differ), in a fresh folder."
         self.rows += 1
-        cs = [resolve_config(method=method, logit_stand=stand, teacher=self.teacher_name, student=self.student, epochs=240,
-                             batch_size=self.batch, device=str(self.device), out_dir=f'{self.tmp}/r{self.rows}',
-                             kd_weight=9.0 + i if n > 1 else None, **opts) for i in range(n)]
+        cs = [resolve_config(method=method, logit_stand=stand, teacher=self.teacher_name, student=self.student,
+                             epochs=240, batch_size=self.batch, device=str(self.device),
+                             out_dir=f'{self.tmp}/r{self.rows}', kd_weight=9.0 + i if n > 1 else None, **opts)
+              for i in range(n)]
         return [Learner(c, self.data.num_classes) for c in cs]
 
     def timed(self, runner, ls, it):
@@ -103,12 +104,15 @@ class Bench:
     def setup(self, method, stand, fast=True, n=1, cache=False, compile=False):
         "Learners, the step runner and the endless batch stream of one configuration."
         data = self.cache_data if cache else self.data
-        ls = self.learners(method, stand, n, teacher_cache=cache, compile=compile, **((self.fast_opts or FAST) if fast else {}))
+        flags = (self.fast_opts or FAST) if fast else {}
+        ls = self.learners(method, stand, n, teacher_cache=cache, compile=compile, **flags)
         c, strong = ls[0].c, ls[0].method.views == 2
         teacher = copy.deepcopy(self.teacher).to(memory_format=torch.channels_last) if fast else self.teacher
         fn = teacher_logits_fn(teacher, c, data.train_x, ls[0].method.views, progress=False)
-        loader = (DeviceLoader(data.train_x, data.train_y, self.batch, seed=0, strong=strong, channels_last=c.channels_last) if fast else
-                  classic_loader(data, batch_size=self.batch, num_workers=self.workers, strong=strong))
+        if fast:
+            loader = DeviceLoader(data.train_x, data.train_y, self.batch, seed=0, strong=strong,
+                                  channels_last=c.channels_last)
+        else: loader = classic_loader(data, batch_size=self.batch, num_workers=self.workers, strong=strong)
         return ls, make_runner(ls, fn, fast, self.device, self.graph_warmup), batches(loader, self.device)
 
     def measure(self, name, method, stand, fast=True, n=1, cache=False, compile=False) -> dict:
@@ -116,21 +120,24 @@ class Bench:
         ls, runner, it = self.setup(method, stand, fast, n, cache, compile)
         sec, steps, warm, peak = self.timed(runner, ls, it)
         c = ls[0].c
-        test = DeviceLoader(self.data.test_x, self.data.test_y, 500, shuffle=False, augment=False, channels_last=c.channels_last)
+        test = DeviceLoader(self.data.test_x, self.data.test_y, 500, shuffle=False, augment=False,
+                            channels_last=c.channels_last)
         sync(self.device); t0 = time.perf_counter(); evaluate(ls[0].model, test, autocast_for(c)); sync(self.device)
         eval_s, epochs = time.perf_counter() - t0, 480 if method == 'mlkd' else 240
         ips = self.batch * n / sec
-        row = dict(name=name, method=method, logit_stand=stand, path='fast' if fast else f'classic ({self.workers} workers)',
-                   students=n, teacher_cache=cache, compile=compile, ms_per_step=1e3 * sec, steps_timed=steps, warmup_s=warm,
+        path = 'fast' if fast else f'classic ({self.workers} workers)'
+        row = dict(name=name, method=method, logit_stand=stand, path=path, students=n, teacher_cache=cache,
+                   compile=compile, ms_per_step=1e3 * sec, steps_timed=steps, warmup_s=warm,
                    student_images_per_s=ips, epochs=epochs, peak_gib=peak,
                    projected_minutes=epochs * (math.ceil(CIFAR_TRAIN / self.batch) * sec + eval_s * n) / 60,
                    x_official_h200=ips / OFFICIAL_H200['mlkd' if method == 'mlkd' else 'kd'])
-        print(f"{name:<40} {row['ms_per_step']:8.2f} ms/step {ips:9,.0f} img/s {row['projected_minutes']:8.1f} min/{epochs} ep "
+        print(f"{name:<40} {row['ms_per_step']:8.2f} ms/step {ips:9,.0f} img/s "
+              f"{row['projected_minutes']:8.1f} min/{epochs} ep "
               f"peak {peak:.2f} GiB  (warm-up {warm:.1f} s, {steps} steps timed)", flush=True)
         return row
 
     def step_losses(self, method, graphs: bool, steps: int, epochs: int = 2) -> list:
-        "float32 per-step training losses of one student over `epochs` short epochs, `steps` in all (so epoch-set weights change)."
+        "float32 per-step losses of one student over `epochs` short epochs, `steps` in all (epoch-set weights change)."
         torch.manual_seed(0)
         L = self.learners(method, True, cuda_graphs=graphs)[0]
         n = steps // epochs * self.batch
@@ -144,10 +151,11 @@ class Bench:
         return losses
 
     def equivalence(self, method, steps=24) -> dict:
-        "CUDA-graph step vs eager step in float32, same batches: the largest relative difference of the per-step losses."
+        "CUDA-graph step vs eager step in float32, same batches: the largest relative difference of per-step losses."
         ref, graph = self.step_losses(method, False, steps), self.step_losses(method, True, steps)
         rel = max(abs(a - b) / max(abs(b), 1e-12) for a, b in zip(graph, ref))
-        print(f'{method.upper():<5} CUDA graph vs eager, fp32, {steps} steps over 2 epochs: max relative loss difference {rel:.2e}', flush=True)
+        print(f'{method.upper():<5} CUDA graph vs eager, fp32, {steps} steps over 2 epochs: '
+              f'max relative loss difference {rel:.2e}', flush=True)
         return dict(method=method, steps=steps, max_rel_diff=rel, eager=ref, graph=graph)
 
     def profile(self, method='kd', stand=True, cache=False, compile=False, steps=10) -> dict:
@@ -174,25 +182,30 @@ def summarize_profile(events, wall_ms, steps, cuda) -> dict:
     share = busy / wall_ms
     verdict = ('CPU (no GPU profile)' if not cuda else 'no kernel records (the profiler saw none)' if not items else
                'kernel-bound' if share >= 0.8 else 'launch-bound (the GPU idles between kernels)')
-    out = dict(wall_ms_per_step=wall_ms, busy_ms_per_step=busy, busy_share=share, kernels_per_step=sum(c for *_, c in items) / steps,
+    kernels = sum(c for *_, c in items) / steps
+    out = dict(wall_ms_per_step=wall_ms, busy_ms_per_step=busy, busy_share=share, kernels_per_step=kernels,
                verdict=verdict, top=[dict(name=k[:80], ms_per_step=t / 1e3 / steps) for k, t, _ in items[:5]])
-    print(f"profile: {wall_ms:.2f} ms/step wall, {busy:.2f} ms/step {'in GPU kernels' if cuda else 'in CPU ops'} ({100 * share:.0f}%), "
+    where = 'in GPU kernels' if cuda else 'in CPU ops'
+    print(f"profile: {wall_ms:.2f} ms/step wall, {busy:.2f} ms/step {where} ({100 * share:.0f}%), "
           f"{out['kernels_per_step']:.0f} per step -> {verdict}", flush=True)
     for t in out['top']: print(f"   {t['ms_per_step']:7.3f} ms/step  {t['name']}", flush=True)
     return out
 
 def accuracy(device, tmp, teacher, student, n_train, n_test, epochs, teacher_epochs, fast: dict) -> dict:
-    "speed='exact' (float32 eager) vs `fast` (a speed preset and flags): a short synthetic KD+LS run each, its teacher included, same seed."
+    "speed='exact' (float32 eager) vs `fast` (flags): one synthetic KD+LS run each, its teacher included, same seed."
     from zscore_kd.train import fit
     from zscore_kd.runs import SPEED_FLAGS
-    base = dict(method='kd', logit_stand=True, teacher=teacher, student=student, epochs=epochs, teacher_epochs=teacher_epochs,
-                device=str(device), out_dir=f'{tmp}/acc', data_args=dict(n_train=n_train, n_test=n_test))
+    base = dict(method='kd', logit_stand=True, teacher=teacher, student=student, epochs=epochs,
+                teacher_epochs=teacher_epochs, device=str(device), out_dir=f'{tmp}/acc',
+                data_args=dict(n_train=n_train, n_test=n_test))
     out = {}
     for name, opts in (('exact', dict(speed='exact')), ('fast', fast)):
         r = fit(progress=False, **base, **opts)
-        out[name] = dict(final=r['final']['top1'], best=r['best']['top1'], best_epoch=r['best']['epoch'], wall_time_s=r['wall_time_s'],
-                         speed=r['config']['speed'], **{k: r['config'][k] for k in SPEED_FLAGS})
-        print(f"{name:<6} final {r['final']['top1']:6.2f}  best {r['best']['top1']:6.2f}  ({epochs} epochs, {r['wall_time_s']:.0f} s; "
+        out[name] = dict(final=r['final']['top1'], best=r['best']['top1'], best_epoch=r['best']['epoch'],
+                         wall_time_s=r['wall_time_s'], speed=r['config']['speed'],
+                         **{k: r['config'][k] for k in SPEED_FLAGS})
+        print(f"{name:<6} final {r['final']['top1']:6.2f}  best {r['best']['top1']:6.2f}  "
+              f"({epochs} epochs, {r['wall_time_s']:.0f} s; "
               + ', '.join(f'{k}={r["config"][k]}' for k in SPEED_FLAGS) + ')', flush=True)
     return out
 
@@ -207,8 +220,9 @@ def make_bench(smoke: bool, tmp: str, seconds: float = 5.0, cache_images: int = 
     torch.manual_seed(0)
     teacher = get_model(tname, data.num_classes).to(device).eval()
     if not smoke: return Bench(device, data, cache_data, teacher, tmp, tname, student, seconds=seconds)
+    # bf16 on a CPU is slow
     return Bench(device, data, cache_data, teacher, tmp, tname, student, batch=16, seconds=0.0, warmup=2, max_steps=3,
-                 graph_warmup=1, workers=0, fast_opts=dict(channels_last=True, cuda_graphs=True))  # bf16 on a CPU is slow
+                 graph_warmup=1, workers=0, fast_opts=dict(channels_last=True, cuda_graphs=True))
 
 def add_ratios(rows: list) -> list:
     "× the classic path of the same method (KD for every one-view method), measured in this run."
@@ -220,11 +234,13 @@ def add_ratios(rows: list) -> list:
 
 def speed_table(rows: list) -> list:
     "Markdown lines of the speed rows."
-    lines = ['| configuration | path | ms/step | student img/s | × classic (this run) | × official (H200) | projected time | peak GiB | warm-up s |',
-             '|---|---|---|---|---|---|---|---|---|']
+    heads = ('configuration', 'path', 'ms/step', 'student img/s', '× classic (this run)', '× official (H200)',
+             'projected time', 'peak GiB', 'warm-up s')
+    lines = ['| ' + ' | '.join(heads) + ' |', '|---|---|---|---|---|---|---|---|---|']
     fmt = lambda v, f: '–' if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, f)
-    return lines + [f"| {r['name']} | {r['path']} | {r['ms_per_step']:.2f} | {r['student_images_per_s']:,.0f} | {fmt(r.get('x_classic'), '.1f')} | "
-                    f"{r['x_official_h200']:.2f} | {r['projected_minutes']:.1f} min / {r['epochs']} ep | {fmt(r['peak_gib'], '.2f')} | "
+    return lines + [f"| {r['name']} | {r['path']} | {r['ms_per_step']:.2f} | {r['student_images_per_s']:,.0f} | "
+                    f"{fmt(r.get('x_classic'), '.1f')} | {r['x_official_h200']:.2f} | "
+                    f"{r['projected_minutes']:.1f} min / {r['epochs']} ep | {fmt(r['peak_gib'], '.2f')} | "
                     f"{r['warmup_s']:.1f} |" for r in rows]
 
 def main():
@@ -236,17 +252,20 @@ def main():
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         b = make_bench(a.smoke, tmp, a.seconds)
-        rows = [b.measure('classic KD+LS', 'kd', True, fast=False), b.measure('classic MLKD+LS', 'mlkd', True, fast=False)]
+        rows = [b.measure('classic KD+LS', 'kd', True, fast=False),
+                b.measure('classic MLKD+LS', 'mlkd', True, fast=False)]
         for m in ('kd', 'dkd', 'ctkd', 'mlkd'):
             for stand in (False, True):
                 for comp in (False, True) if a.compile else (False,):
-                    rows.append(b.measure(f"fast {m.upper()}{'+LS' if stand else ''}{', compiled' if comp else ''}", m, stand, compile=comp))
+                    name = f"fast {m.upper()}{'+LS' if stand else ''}{', compiled' if comp else ''}"
+                    rows.append(b.measure(name, m, stand, compile=comp))
         rows.append(b.measure('fast KD+LS, teacher cache', 'kd', True, cache=True))
         n = 8 if not a.smoke else 2
         rows.append(b.measure(f'fast KD+LS, {n} students', 'kd', True, n=n))
         rows.append(b.measure(f'fast KD+LS, {n} students, teacher cache', 'kd', True, n=n, cache=True))
     hw = torch.cuda.get_device_name() if b.device.type == 'cuda' else f'{platform.machine()} CPU'
-    lines = [f'# Training speed on {hw} (torch {torch.__version__}), {b.teacher_name} -> {b.student}, batch {b.batch}', '']
+    lines = [f'# Training speed on {hw} (torch {torch.__version__}), {b.teacher_name} -> {b.student}, '
+             f'batch {b.batch}', '']
     lines += speed_table(add_ratios(rows))
     print('\n'.join(lines))
     if a.out:

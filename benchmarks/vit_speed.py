@@ -3,7 +3,7 @@
 timm-transform DataLoader, measured in the same run.
 
     python benchmarks/vit_speed.py --out benchmarks/results/vit_h200     # on one H200 (~5 min)
-    python benchmarks/vit_speed.py --smoke --out /tmp/vit_speed           # a CPU smoke run of every measurement (~1 min)
+    python benchmarks/vit_speed.py --smoke --out /tmp/vit_speed           # CPU smoke run of every measurement (~1 min)
 
 The workload is the recipe's: DeiT-Ti (distillation token) at 224 px from 32-px CIFAR-100-shaped images, batch 128,
 AdamW, KD+LS from a ResNet-56 teacher that sees the batch resized to 32 px (BatchNorm in training mode, as in the
@@ -42,7 +42,8 @@ def timed(fn, steps, warmup, device):
 def make_step(args, device):
     "The KD+LS training step of DeiT-Ti (bf16 autocast and compile on a GPU) and the eval forward."
     student, teacher = get_model('deit_ti', 100, img_size=args.img_size).to(device), get_model('resnet56').to(device)
-    opt = make_optimizer('adamw', student, lr=5e-4, weight_decay=0.05, lr_tensor_on=device if device.type == 'cuda' else None)
+    lr_on = device if device.type == 'cuda' else None
+    opt = make_optimizer('adamw', student, lr=5e-4, weight_decay=0.05, lr_tensor_on=lr_on)
     fwd, tfwd = (torch.compile(student), torch.compile(teacher)) if args.compile else (student, teacher)
     amp = lambda: torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == 'cuda')
     def step(x, y):
@@ -63,10 +64,13 @@ def main(args):
     torch.manual_seed(0)
     g = torch.Generator().manual_seed(0)
     n_train, n_test = (64, 32) if args.smoke else (TRAIN, TEST)
-    data = ImageData(torch.randint(0, 256, (n_train, 3, 32, 32), dtype=torch.uint8, generator=g), torch.randint(0, 100, (n_train,), generator=g),
-                     torch.randint(0, 256, (n_test, 3, 32, 32), dtype=torch.uint8, generator=g), torch.randint(0, 100, (n_test,), generator=g), 100)
-    fast = ViTDeviceLoader(data.train_x, data.train_y, args.batch, device=device, img_size=args.img_size, compile=args.compile)
-    test = ViTDeviceLoader(data.test_x, data.test_y, args.test_batch, shuffle=False, drop_last=False, augment=False, device=device, img_size=args.img_size)
+    images = lambda n: torch.randint(0, 256, (n, 3, 32, 32), dtype=torch.uint8, generator=g)
+    labels = lambda n: torch.randint(0, 100, (n,), generator=g)
+    data = ImageData(images(n_train), labels(n_train), images(n_test), labels(n_test), 100)
+    fast = ViTDeviceLoader(data.train_x, data.train_y, args.batch, device=device, img_size=args.img_size,
+                           compile=args.compile)
+    test = ViTDeviceLoader(data.test_x, data.test_y, args.test_batch, shuffle=False, drop_last=False, augment=False,
+                           device=device, img_size=args.img_size)
     classic = vit_classic_loader(data, batch_size=args.batch, num_workers=args.workers, img_size=args.img_size)
     step, evaluate = make_step(args, device)
     steps, warm = args.steps, args.warmup
@@ -80,22 +84,26 @@ def main(args):
     it = forever(test, device)
     r['test forward'] = args.test_batch / timed(lambda: evaluate(next(it)[0]), steps, warm, device)
     steps_per_epoch = TRAIN // 128
-    minutes = {k: EPOCHS * (steps_per_epoch * 128 / r[f'{k} train step'] + TEST / r['test forward']) / 60 for k in ('fast', 'classic')}
+    epoch_s = lambda k: steps_per_epoch * 128 / r[f'{k} train step'] + TEST / r['test forward']
+    minutes = {k: EPOCHS * epoch_s(k) / 60 for k in ('fast', 'classic')}
     return r, minutes
 
 def report(args, r, minutes, out: Path):
-    env = dict(torch=torch.__version__, device=torch.cuda.get_device_name() if torch.cuda.is_available() and not args.smoke
-               else f'{platform.machine()} CPU', cpus=os.cpu_count(), workers=args.workers, compile=args.compile,
+    gpu = torch.cuda.is_available() and not args.smoke
+    env = dict(torch=torch.__version__, device=torch.cuda.get_device_name() if gpu else f'{platform.machine()} CPU',
+               cpus=os.cpu_count(), workers=args.workers, compile=args.compile,
                batch=args.batch, img_size=args.img_size, steps=args.steps, smoke=args.smoke)
     ratio = r['fast train step'] / r['classic train step']
+    met = 'met' if minutes['fast'] <= GOAL_MIN else 'not met'
     lines = ['| measurement | images/s |', '|---|---:|'] + [f'| {k} | {v:,.0f} |' for k, v in r.items()]
     lines += ['', f'fast / classic training throughput: **×{ratio:.2f}**', '',
               f"projected {EPOCHS} epochs (50,000 train + 10,000 test images each): fast {minutes['fast']:.1f} min, "
-              f"classic {minutes['classic']:.1f} min (goal ≤ {GOAL_MIN:.0f} min: {'met' if minutes['fast'] <= GOAL_MIN else 'not met'})",
+              f"classic {minutes['classic']:.1f} min (goal ≤ {GOAL_MIN:.0f} min: {met})",
               '', 'environment: ' + ', '.join(f'{k}={v}' for k, v in env.items())]
     out.mkdir(parents=True, exist_ok=True)
     (out / 'results.md').write_text('\n'.join(lines) + '\n')
-    (out / 'results.json').write_text(json.dumps(dict(images_per_s=r, ratio=ratio, projected_minutes=minutes, env=env), indent=1) + '\n')
+    results = dict(images_per_s=r, ratio=ratio, projected_minutes=minutes, env=env)
+    (out / 'results.json').write_text(json.dumps(results, indent=1) + '\n')
     print('\n'.join(lines))
 
 if __name__ == '__main__':
@@ -109,7 +117,7 @@ if __name__ == '__main__':
     args.batch, args.test_batch, args.img_size = (8, 8, 32) if args.smoke else (128, 200, 224)
     args.steps = args.steps or (2 if args.smoke else 60)
     args.warmup = args.warmup or (1 if args.smoke else 15)
-    args.workers = args.workers if args.workers is not None else (0 if args.smoke else max(1, (os.cpu_count() or 2) - 1))
+    if args.workers is None: args.workers = 0 if args.smoke else max(1, (os.cpu_count() or 2) - 1)
     if args.smoke: args.compile = False
     torch.set_float32_matmul_precision('high')
     report(args, *main(args), args.out)
