@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test suite (`make test` runs it inside .venv): notebook hygiene, export sync, README and docs up to quarto,
-# plain `nbdev_test` (as users type it), every notebook once more in one process checking that none leaks global
-# state (one line per notebook), pytest. The last line is `N passed, N failed`; exit code 0 only if nothing failed.
+# plain `nbdev_test` (as users type it), every notebook once more (in two processes, each running its share in order)
+# checking that none leaks global state (one line per notebook), pytest. The last line is `N passed, N failed`; exit
+# code 0 only if nothing failed.
 set -u
 cd "$(dirname "$0")/.."
 logs=$(mktemp -d); pass=0; fail=0
@@ -22,7 +23,7 @@ step docs          bash -c 'python .ci/docs.py && git diff --exit-code -- nbs/_q
 # plain nbdev_test: nbdev's pool runs one notebook per core, so each gets one OpenMP thread (else 2x2 threads spin on 2 cores)
 step nbdev_test    env OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 timeout 1500 nbdev_test
 
-out=$(timeout 1500 python .ci/nbstate.py 2> "$logs/nbstate.err"); rc=$?
+out=$(timeout 1500 python .ci/nbstate.py --workers 2 2> "$logs/nbstate.err"); rc=$?
 echo "$out" | sed '$d'; [ $rc -ne 0 ] && tail -80 "$logs/nbstate.err" | sed 's/^/    /'
 add_counts "$(echo "$out" | tail -1)" $rc
 

@@ -9,9 +9,10 @@ moves it. Notebooks seed what they draw instead.) Libraries that change this sta
 or first use, whichever notebook comes first, do so before the baseline is taken (`warm_up`).
 
 Usage: python .ci/nbstate.py [notebook ...]   (default: every notebook nbdev_test would run, sorted as it sorts them)
+       python .ci/nbstate.py --workers N    (every notebook, split over N processes side by side: CI uses 2)
 Prints `PASS`/`FAIL <notebook>` per notebook and `N passed, N failed` last; exit code 1 on any failure.
 """
-import os, sys, time, warnings
+import os, re, subprocess, sys, time, warnings
 from pathlib import Path
 
 import torch
@@ -78,4 +79,20 @@ def main(paths):
     print(f'{passed} passed, {failed} failed')
     return 0 if passed and not failed else 1
 
-if __name__ == '__main__': sys.exit(main(sys.argv[1:]))
+def in_workers(n: int) -> int:
+    "Split the notebooks over `n` processes (each checks its share in order, one process each); sum their counts."
+    files = sorted(str(f.absolute()) for f in nbglob(as_path=True))
+    env = {**os.environ, 'OMP_WAIT_POLICY': 'PASSIVE'}  # two threads per process (see main), idle ones asleep
+    procs = [subprocess.Popen([sys.executable, __file__, *files[i::n]], stdout=subprocess.PIPE, text=True, env=env)
+             for i in range(n)]
+    outs = [p.communicate()[0].splitlines() for p in procs]
+    for out in outs: print('\n'.join(out[:-1]), flush=True)
+    counts = [re.match(r'(\d+) passed, (\d+) failed', out[-1] if out else '') for out in outs]
+    if not all(counts): print('0 passed, 1 failed'); return 1
+    passed, failed = (sum(int(m.group(k)) for m in counts) for k in (1, 2))
+    print(f'{passed} passed, {failed} failed')
+    return 0 if passed and not failed and all(p.returncode == 0 for p in procs) else 1
+
+if __name__ == '__main__':  # --workers N: N processes side by side (no notebook sees another's state either way)
+    args = sys.argv[1:]
+    sys.exit(in_workers(int(args[1])) if args[:1] == ['--workers'] else main(args))
