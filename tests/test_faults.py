@@ -8,7 +8,7 @@ Each case: what is done → what the user is told, or how it recovers.
 
 - 1-9: papermill parameters: a typo (`-p epoch 3`, `-p taus 4`), `epochs 0`, `compile yes`, a dict that does not
   parse, a bad synthetic knob given as text, an unknown table, a typo in a `train_args` key, `bins 0` (more rules:
-  `00b_params`) → the parameter, the rule it breaks, the closest known name; nothing written
+  `01a_params`) → the parameter, the rule it breaks, the closest known name; nothing written
 - 10: dicts and lists as text (`-p data_args "{'n_train': 256}"`, `-p lr_decay_epochs "[1]"`), `deterministic`,
   `momentum 0.0` → they work, and explicit values are kept
 - 11-19: CIFAR-100 pickles that load but hold float pixels, rows of 1024 bytes, one label too few, coarse labels of

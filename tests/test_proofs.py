@@ -1,4 +1,4 @@
-"""The supplement's §1 properties of the Z-score with many more randomized examples than `nbs/01_proofs.ipynb` runs,
+"""The supplement's §1 properties of the Z-score with many more randomized examples than `nbs/00a_proofs.ipynb` runs,
 the full symbolic gradient of standardized KD, and the link between `proofs.kd_per_sample` and `losses.kd_loss`.
 
 Tolerances are multiples of float64's unit roundoff U times the conditioning of the input (see the notebook)."""

@@ -14,8 +14,7 @@ import difflib
 import torch
 from torch import nn
 
-from .cifar import ResNet, ResNetV2, WideResNet
-from .vgg_mobile import VGG, MobileNetV2, ShuffleNetV1, ShuffleNetV2
+from .cifar import ResNet, ResNetV2, WideResNet, VGG, MobileNetV2, ShuffleNetV1, ShuffleNetV2
 
 # %% ../../nbs/03b_zoo.ipynb #601ba741
 _MODELS, _FAMILY = {}, {}  # name -> constructor(num_classes, **kwargs); name -> family

@@ -4,7 +4,8 @@
 
 # %% auto #0
 __all__ = ['CifarNet', 'Stage', 'init_kaiming', 'init_msra', 'BasicBlock', 'Bottleneck', 'ResNet', 'ResNetV2', 'WideBlock',
-           'WideGroup', 'WideResNet']
+           'WideGroup', 'WideResNet', 'VGG', 'InvertedResidual', 'MobileNetV2', 'channel_shuffle', 'ShuffleV1Block',
+           'ShuffleNetV1', 'ShuffleV2Block', 'ShuffleV2Down', 'ShuffleNetV2']
 
 # %% ../../nbs/03_models.ipynb #5fd00842
 import math
@@ -179,3 +180,162 @@ class WideResNet(CifarNet):
         elif features: pre = [_bn_no_update(bn, f) for bn, f in zip(bns, fs)]
         else: pre = [None] * 3
         return logits, dict(feats=[f0, f1, f2, f3], preact_feats=[f0, *pre], pooled_feat=pooled)
+
+# %% ../../nbs/03_models.ipynb #c76dd9cf
+def _vgg_block(c_in, widths):
+    "conv3x3-BN-ReLU per width, without the final ReLU (indices as in mdistiller: 0, 1, 3, 4, …)."
+    layers = []
+    for c in widths: layers += [nn.Conv2d(c_in, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU(inplace=True)]; c_in = c
+    return nn.Sequential(*layers[:-1])
+
+class VGG(CifarNet):
+    "VGG with batch norm for CIFAR (mdistiller `vgg.py`, `vgg*_bn`)."
+    # cfg: five lists of conv widths, e.g. [[64], [128], [256], [512], [512]]
+    def __init__(self, cfg, num_classes: int = 100):
+        super().__init__()
+        for i, widths in enumerate(cfg): setattr(self, f'block{i}', _vgg_block(cfg[i - 1][-1] if i else 3, widths))
+        self.classifier, self.num_classes, self.feat_dim = nn.Linear(512, num_classes), num_classes, 512
+        init_msra(self, linear_std=0.01)
+
+    def body(self, x, features):
+        h, out, pre, feats = x.shape[2], x, [], []
+        for i in range(5):
+            if 0 < i < 4 or (i == 4 and h == 64): out = F.max_pool2d(out, 2, 2)
+            p = getattr(self, f'block{i}')(out); out = F.relu(p); pre.append(p); feats.append(out)
+        pooled = F.adaptive_avg_pool2d(out, 1).flatten(1)
+        return self.classifier(pooled), dict(feats=feats, preact_feats=[feats[0], *pre[1:]], pooled_feat=pooled)
+
+# %% ../../nbs/03_models.ipynb #fbbd385c
+class InvertedResidual(nn.Module):
+    "MobileNetV2 block: expand, depthwise, project; identity added when the shape is kept."
+    def __init__(self, c_in, c_out, stride, expansion):
+        super().__init__()
+        h = c_in * expansion
+        self.conv = nn.Sequential(
+            nn.Conv2d(c_in, h, 1, 1, 0, bias=False), nn.BatchNorm2d(h), nn.ReLU(inplace=True),
+            nn.Conv2d(h, h, 3, stride, 1, groups=h, bias=False), nn.BatchNorm2d(h), nn.ReLU(inplace=True),
+            nn.Conv2d(h, c_out, 1, 1, 0, bias=False), nn.BatchNorm2d(c_out))
+        self.use_res_connect = stride == 1 and c_in == c_out
+
+    def forward(self, x): return x + self.conv(x) if self.use_res_connect else self.conv(x)
+
+def _conv_bn_relu(c_in, c_out, k, stride):
+    "conv (no bias, 'same' padding)-BN-ReLU as a Sequential."
+    return nn.Sequential(nn.Conv2d(c_in, c_out, k, stride, k // 2, bias=False), nn.BatchNorm2d(c_out),
+                         nn.ReLU(inplace=True))
+
+# %% ../../nbs/03_models.ipynb #45d4ac15
+class MobileNetV2(CifarNet):
+    "MobileNetV2 for 32x32 inputs (mdistiller `mobilenetv2.py`; `mobile_half` is expansion 6, width 0.5)."
+    def __init__(self, expansion: int = 6, width_mult: float = 0.5, num_classes: int = 100):
+        super().__init__()
+        c = int(32 * width_mult)
+        self.conv1, self.blocks = _conv_bn_relu(3, c, 3, 2), nn.ModuleList()
+        for t, width, n, s in [(1, 16, 1, 1), (expansion, 24, 2, 1), (expansion, 32, 3, 2), (expansion, 64, 4, 2),
+                               (expansion, 96, 3, 1), (expansion, 160, 3, 2), (expansion, 320, 1, 1)]:
+            c_out = int(width * width_mult)
+            self.blocks.append(nn.Sequential(*[InvertedResidual(c_out if i else c, c_out, 1 if i else s, t)
+                                               for i in range(n)]))
+            c = c_out
+        self.feat_dim = int(1280 * width_mult) if width_mult > 1.0 else 1280
+        self.conv2, self.num_classes = _conv_bn_relu(c, self.feat_dim, 1, 1), num_classes
+        self.classifier = nn.Sequential(nn.Linear(self.feat_dim, num_classes))
+        init_msra(self, linear_std=0.01)
+
+    def body(self, x, features):
+        b = self.blocks
+        f0 = self.conv1(x); f1 = b[1](b[0](f0)); f2 = b[2](f1); f3 = b[4](b[3](f2)); f4 = b[6](b[5](f3))
+        pooled = F.avg_pool2d(self.conv2(f4), 2, ceil_mode=True).flatten(1)
+        return self.classifier(pooled), dict(feats=[f0, f1, f2, f3, f4], pooled_feat=pooled)
+
+# %% ../../nbs/03_models.ipynb #919bb164
+def channel_shuffle(x, groups: int):
+    "Interleave the channels of `groups` groups: [N, g*c, H, W] -> [N, c*g, H, W]."
+    n, c, h, w = x.shape
+    return x.reshape(n, groups, c // groups, h, w).transpose(1, 2).reshape(n, c, h, w)
+
+class ShuffleV1Block(nn.Module):
+    "ShuffleNetV1 bottleneck; returns `(relu(preact), preact)`."
+    def __init__(self, c_in, c_out, stride, groups):
+        super().__init__()
+        mid, self.g, self.stride = c_out // 4, 1 if c_in == 24 else groups, stride
+        self.conv1, self.bn1 = nn.Conv2d(c_in, mid, 1, groups=self.g, bias=False), nn.BatchNorm2d(mid)
+        self.conv2, self.bn2 = nn.Conv2d(mid, mid, 3, stride, 1, groups=mid, bias=False), nn.BatchNorm2d(mid)
+        self.conv3, self.bn3 = nn.Conv2d(mid, c_out, 1, groups=groups, bias=False), nn.BatchNorm2d(c_out)
+
+    def forward(self, x):
+        out = F.relu(self.bn2(self.conv2(channel_shuffle(F.relu(self.bn1(self.conv1(x))), self.g))))
+        out = self.bn3(self.conv3(out))
+        pre = torch.cat([out, F.avg_pool2d(x, 3, 2, 1)], 1) if self.stride == 2 else out + x
+        return F.relu(pre), pre
+
+# %% ../../nbs/03_models.ipynb #f659bacd
+class ShuffleNetV1(CifarNet):
+    "ShuffleNetV1 for CIFAR (mdistiller `ShuffleNetv1.py`); the defaults are mdistiller's ShuffleV1."
+    def __init__(self, out_planes=(240, 480, 960), num_blocks=(4, 8, 4), groups: int = 3, num_classes: int = 100):
+        super().__init__()
+        self.conv1, self.bn1, c_in = nn.Conv2d(3, 24, 1, bias=False), nn.BatchNorm2d(24), 24
+        for i, (c, n) in enumerate(zip(out_planes, num_blocks)):
+            setattr(self, f'layer{i + 1}',
+                    Stage(*[ShuffleV1Block(c if j else c_in, c - (0 if j else c_in), 1 if j else 2, groups)
+                                                   for j in range(n)]))
+            c_in = c
+        self.linear, self.num_classes, self.feat_dim = nn.Linear(c_in, num_classes), num_classes, c_in
+
+    def body(self, x, features):
+        f0 = F.relu(self.bn1(self.conv1(x)))
+        f1, p1 = self.layer1(f0); f2, p2 = self.layer2(f1); f3, p3 = self.layer3(f2)
+        pooled = F.avg_pool2d(f3, 4).flatten(1)
+        return self.linear(pooled), dict(feats=[f0, f1, f2, f3], preact_feats=[f0, p1, p2, p3], pooled_feat=pooled)
+
+# %% ../../nbs/03_models.ipynb #e0ac25eb
+class ShuffleV2Block(nn.Module):
+    "ShuffleNetV2 basic unit; returns `(out, preact)`."
+    def __init__(self, c):  # channels in and out
+        super().__init__()
+        h = int(c * 0.5)
+        self.conv1, self.bn1 = nn.Conv2d(h, h, 1, bias=False), nn.BatchNorm2d(h)
+        self.conv2, self.bn2 = nn.Conv2d(h, h, 3, 1, 1, groups=h, bias=False), nn.BatchNorm2d(h)
+        self.conv3, self.bn3 = nn.Conv2d(h, h, 1, bias=False), nn.BatchNorm2d(h)
+
+    def forward(self, x):
+        c = int(x.shape[1] * 0.5)
+        x1, x2 = x[:, :c], x[:, c:]
+        pre = self.bn3(self.conv3(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x2)))))))
+        return channel_shuffle(torch.cat([x1, F.relu(pre)], 1), 2), torch.cat([x1, pre], 1)
+
+class ShuffleV2Down(nn.Module):
+    "ShuffleNetV2 down-sampling unit (stride 2, doubles the channels); returns `(out, out)`."
+    def __init__(self, c_in, c_out):
+        super().__init__()
+        mid = c_out // 2
+        self.conv1, self.bn1 = nn.Conv2d(c_in, c_in, 3, 2, 1, groups=c_in, bias=False), nn.BatchNorm2d(c_in)
+        self.conv2, self.bn2 = nn.Conv2d(c_in, mid, 1, bias=False), nn.BatchNorm2d(mid)
+        self.conv3, self.bn3 = nn.Conv2d(c_in, mid, 1, bias=False), nn.BatchNorm2d(mid)
+        self.conv4, self.bn4 = nn.Conv2d(mid, mid, 3, 2, 1, groups=mid, bias=False), nn.BatchNorm2d(mid)
+        self.conv5, self.bn5 = nn.Conv2d(mid, mid, 1, bias=False), nn.BatchNorm2d(mid)
+
+    def forward(self, x):
+        left = F.relu(self.bn2(self.conv2(self.bn1(self.conv1(x)))))
+        right = self.bn4(self.conv4(F.relu(self.bn3(self.conv3(x)))))
+        out = channel_shuffle(torch.cat([left, F.relu(self.bn5(self.conv5(right)))], 1), 2)
+        return out, out
+
+# %% ../../nbs/03_models.ipynb #f4f536ca
+class ShuffleNetV2(CifarNet):
+    "ShuffleNetV2 for CIFAR (mdistiller `ShuffleNetv2.py`); the defaults are mdistiller's ShuffleV2 (net_size 1)."
+    def __init__(self, out_channels=(116, 232, 464, 1024), num_blocks=(3, 7, 3), num_classes: int = 100):
+        super().__init__()
+        self.conv1, self.bn1, c_in = nn.Conv2d(3, 24, 1, bias=False), nn.BatchNorm2d(24), 24
+        for i, (c, n) in enumerate(zip(out_channels, num_blocks)):
+            setattr(self, f'layer{i + 1}', Stage(ShuffleV2Down(c_in, c), *[ShuffleV2Block(c) for _ in range(n)]))
+            c_in = c
+        self.conv2 = nn.Conv2d(c_in, out_channels[3], 1, 1, 0, bias=False)
+        self.bn2, self.linear = nn.BatchNorm2d(out_channels[3]), nn.Linear(out_channels[3], num_classes)
+        self.num_classes, self.feat_dim = num_classes, out_channels[3]
+
+    def body(self, x, features):
+        f0 = F.relu(self.bn1(self.conv1(x)))
+        f1, p1 = self.layer1(f0); f2, p2 = self.layer2(f1); f3, p3 = self.layer3(f2)
+        pooled = F.avg_pool2d(F.relu(self.bn2(self.conv2(f3))), 4).flatten(1)
+        return self.linear(pooled), dict(feats=[f0, f1, f2, f3], preact_feats=[f0, p1, p2, p3], pooled_feat=pooled)
