@@ -12,8 +12,10 @@ ARGS   ?=
 .PHONY: setup browser run reproduce test export readme docs hooks
 
 $(STAMP): setup.py settings.ini constraints.txt
+	@echo '== set-up: a virtual environment in $(VENV) with the pinned packages (a few minutes the first time)'
 	test -x $(BIN)/python || python3 -m venv $(VENV)
-	$(BIN)/python -m pip install -q --disable-pip-version-check -c constraints.txt -e '.[dev]' 2>&1 | { grep -v 'is ignored: it is neither' || true; }
+	$(BIN)/python -m pip install --progress-bar off --disable-pip-version-check -c constraints.txt -e '.[dev]' 2>&1 \
+		| { grep -Ev 'is ignored: it is neither|^Requirement already satisfied' || true; }
 	mkdir -p $(VENV)/share/jupyter/lab/settings  # JupyterLab saves widget state with the notebook (30_explore's last values)
 	test -f $(VENV)/share/jupyter/lab/settings/overrides.json || echo '{"@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": true}}' > $(VENV)/share/jupyter/lab/settings/overrides.json
 	touch $(STAMP)
@@ -23,20 +25,28 @@ setup: $(STAMP)
 browser:  # Debian's Chromium for the JupyterLab test (Playwright drives it; nothing is downloaded by Playwright)
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
-run: setup
+run: setup  # the cells' output (epoch lines, the resolved run, the result) streams to the terminal
 	mkdir -p runs
-	$(BIN)/papermill nbs/10_train.ipynb runs/10_train.ipynb -k python3 $(ARGS)
+	$(BIN)/papermill nbs/10_train.ipynb runs/10_train.ipynb -k python3 --log-output $(ARGS)
+	@echo '== the executed notebook: runs/10_train.ipynb (the run folder is named in its last table above)'
 
 reproduce: setup  # one table and every figure: make reproduce ARGS='-p table main_T4 -p scale paper'; everything: ARGS='-p table all'
 	mkdir -p runs
 	$(BIN)/papermill nbs/20_reproduce.ipynb runs/20_reproduce.ipynb -k python3 $(ARGS)
 	case "$(ARGS)" in *"table all"*) ;; *) $(BIN)/papermill nbs/21_figures.ipynb runs/21_figures.ipynb -k python3 $(ARGS) ;; esac
 
-test: setup browser
-	ZSCORE_KD_REQUIRE_BROWSER=1 PATH=$(abspath $(BIN)):$$PATH bash .ci/checks.sh
+NBLOG := $(abspath $(VENV))/nbdev_test.jsonl
+test: setup browser  # nbdev_test (its hook in .ci/leaks also fails a notebook that leaks process state), then pytest
+	@echo '== nbdev_test: every notebook, as a user runs it'
+	@rm -f $(NBLOG); env PATH=$(abspath $(BIN)):$$PATH PYTHONPATH=$(abspath .ci/leaks) ZSCORE_KD_NBTEST_LOG=$(NBLOG) \
+		OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 timeout 1500 nbdev_test || true
+	@echo '== pytest: the tests notebooks cannot hold, and one result per notebook of the run above'
+	env PATH=$(abspath $(BIN)):$$PATH ZSCORE_KD_NBTEST_LOG=$(NBLOG) ZSCORE_KD_REQUIRE_BROWSER=1 OMP_NUM_THREADS=1 \
+		MKL_NUM_THREADS=1 timeout 1500 $(BIN)/python -m pytest -q -p no:cacheprovider -n 2 --dist loadfile tests
 
-export: setup  # after editing or running nbs/: regenerate zscore_kd/, put notebooks in committed form, README.md
-	PATH=$(abspath $(BIN)):$$PATH sh -c 'nbdev_export && python .ci/strip_outputs.py && nbdev_clean && python .ci/readme.py'
+export: setup  # after editing or running nbs/: zscore_kd/, 10_train's parameters cell, committed form, README.md
+	PATH=$(abspath $(BIN)):$$PATH sh -c 'nbdev_export && python -c "import zscore_kd.cli as c; c.write_parameters_cell()" \
+		&& python .ci/strip_outputs.py && nbdev_clean && python .ci/readme.py'
 
 readme: setup  # README.md from nbs/index.ipynb (nbdev's doc processing + nbconvert; .ci/readme.py says why not quarto)
 	$(BIN)/python .ci/readme.py

@@ -236,7 +236,7 @@ def test_explore_notebook_in_jupyterlab(lab, runs):
 
             # the std toggle: the toy panel's title and Fig. 3's status both follow it
             fig3 = Panel(page, page.locator('.widget-vbox', has=page.locator('.widget-button')).first, '.widget-html')
-            fig3.wait(r'^kd-resnet8-\w+: kd \+ Z-score, resnet8 → resnet8; image #0 of \d+ .*Bessel std')
+            fig3.wait(r'^kd\+zscore-resnet8-resnet8-\w+: kd \+ Z-score, resnet8 → resnet8; image #0 of \d+ .*Bessel std')
             before, before3 = toy.pixels(), fig3.pixels()
             toy.root.locator('.widget-toggle-button', has_text='population, ddof=0 (paper)').click()
             toy.wait(r'·  population std \(ddof=0, paper\)', before, 'std')

@@ -5,8 +5,9 @@ import torch
 from zscore_kd.data import make_synthetic, DeviceLoader
 from zscore_kd.models import get_model
 from zscore_kd.runs import resolve_config
-from zscore_kd.train import teacher_logits_fn
-from zscore_kd.learner import Learner, EagerSteps, StepGraphs
+from zscore_kd.teachers import teacher_logits_fn
+from zscore_kd.train import Learner, autocast_for
+from zscore_kd.steps import EagerSteps, StepGraphs
 
 DATA = make_synthetic(n_train=200, n_test=50, num_classes=10, num_superclasses=5)
 
@@ -19,7 +20,7 @@ def train(ls, runner_cls, epochs=3, teacher_cache=False, **kw):
     torch.manual_seed(0)
     teacher = get_model('resnet8', 10).eval()
     c = ls[0].c
-    fn = teacher_logits_fn(teacher, c, DATA.train_x, 1, progress=False)
+    fn = teacher_logits_fn(teacher, c, DATA.train_x, 1, False, autocast_for(c))
     runner = runner_cls(ls, fn, **kw)
     loader = DeviceLoader(DATA.train_x, DATA.train_y, 64, seed=0, channels_last=c.channels_last)
     losses = []
@@ -57,7 +58,8 @@ def test_graph_runner_trains_each_batch_exactly_once(tmp_path):
 def test_graph_runner_captures_per_batch_size(tmp_path):
     ls = learners(tmp_path)
     torch.manual_seed(0)
-    runner = CPUGraphs(ls, teacher_logits_fn(get_model('resnet8', 10).eval(), ls[0].c, DATA.train_x, 1, False),
+    teacher = get_model('resnet8', 10).eval()
+    runner = CPUGraphs(ls, teacher_logits_fn(teacher, ls[0].c, DATA.train_x, 1, False, autocast_for(ls[0].c)),
                        warmup=1)
     loader = DeviceLoader(DATA.train_x, DATA.train_y, 64, seed=0)
     for e in (1, 2, 3):

@@ -52,8 +52,8 @@ from zscore_kd.files import FolderLock, StorageError
 from zscore_kd.models import get_model
 from zscore_kd.runs import resolve_config
 from zscore_kd.rundir import RunDir
-from zscore_kd.train import fit, teacher_config
-from zscore_kd.learner import Learner, TrainingDiverged
+from zscore_kd.lineage import teacher_config
+from zscore_kd.train import Learner, TrainingDiverged, fit
 
 NBS = Path(__file__).resolve().parents[1] / 'nbs'
 ENTRY = ('10_train', '20_reproduce', '21_figures', '30_explore')
@@ -87,15 +87,13 @@ def parameter_names(notebook) -> list:
 
 
 def checked_names(notebook) -> list:
-    "Keyword names of the notebook's `check_parameters(globals(), ...)` call."
+    "Names the notebook checks: its `check_parameters(globals(), ...)` keywords, or the command line's table."
     nb = json.loads((NBS / f'{notebook}.ipynb').read_text())
     calls = [n for c in nb['cells'] if c['cell_type'] == 'code' for n in ast.walk(ast.parse(''.join(c['source'])))
-             if isinstance(n, ast.Call) and getattr(n.func, 'id', None) == 'check_parameters']
-    assert len(calls) == 1, f'{notebook} must call check_parameters exactly once'
-    names = [k.arg for k in calls[0].keywords if k.arg]
-    for k in calls[0].keywords:  # `**TRAIN_RULES`: the rules the command line shares with 10_train
-        if k.arg is None: names += list(getattr(import_module('zscore_kd.cli'), k.value.id))
-    return names
+             if isinstance(n, ast.Call) and getattr(n.func, 'id', None) in ('check_parameters', 'notebook_request')]
+    assert len(calls) == 1, f'{notebook} must check its parameters exactly once'
+    if calls[0].func.id == 'notebook_request': return list(import_module('zscore_kd.cli').parameters())
+    return [k.arg for k in calls[0].keywords if k.arg]
 
 
 @pytest.mark.parametrize('notebook', ENTRY)
@@ -140,7 +138,7 @@ def test_forms_the_comments_suggest_work_and_explicit_values_stay(tmp_path):
     "Dicts and lists as text (`-p data_args \"{'n_train': 256}\"`), the new run settings, and explicit small values."
     papermill(tmp_path, '10_train', out_dir=str(tmp_path / 'runs'), epochs=1, teacher_epochs=1, device='cpu',
               data_args="{'n_train': 256, 'n_test': 128}", lr_decay_epochs='[1]', deterministic=True, momentum=0.0)
-    result = json.loads(next((tmp_path / 'runs').glob('kd-resnet8-*/result.json')).read_text())
+    result = json.loads(next((tmp_path / 'runs').glob('kd+zscore-resnet8-resnet8-*/result.json')).read_text())
     c = result['config']
     assert (c['epochs'], c['data_args'], c['lr_decay_epochs'], c['deterministic'], c['momentum']) == \
            (1, {'n_train': 256, 'n_test': 128}, [1], True, 0.0)

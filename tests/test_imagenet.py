@@ -100,7 +100,7 @@ def test_world_size_one_equals_plain_run(tmp_path):
             '--epochs', '2', '--teacher_epochs', '1', '--device', 'cpu']
     run([sys.executable, '-m', 'zscore_kd', *args, '--out_dir', str(tmp_path / 'plain')], env)
     run([*TORCHRUN, '--nproc_per_node', '1', '-m', 'zscore_kd', *args, '--out_dir', str(tmp_path / 'ddp')], env)
-    (plain, ph), (ddp, dh) = (result(tmp_path / k, 'kd-') for k in ('plain', 'ddp'))
+    (plain, ph), (ddp, dh) = (result(tmp_path / k, 'kd+zscore-') for k in ('plain', 'ddp'))
     assert ph and scores(ph) == scores(dh) and plain['final'] == ddp['final'] and plain['hash'] == ddp['hash']
     assert (plain['world_size'], ddp['world_size']) == (1, 1)
 
@@ -150,7 +150,7 @@ def test_papermill_gpus_launches_torchrun(tmp_path):
                         parameters=dict(gpus=2, device='cpu', epochs=1, teacher_epochs=1,
                                         data_args={'n_train': 256, 'n_test': 128},
                                         out_dir=str(tmp_path / 'runs')), execution_timeout=600)
-    res, hist = result(tmp_path / 'runs', 'kd-')
+    res, hist = result(tmp_path / 'runs', 'kd+zscore-')
     assert res['world_size'] == 2 and res['config']['world_size'] == 2 and [h['epoch'] for h in hist] == [1]
     assert 'epoch 1/1' in json.dumps(json.loads(out.read_text())['cells'])  # torchrun's output followed in the notebook
 

@@ -4,11 +4,15 @@ JupyterLab saves through nbformat: sources as lists of lines, outputs, execution
 display name, per-cell timings and `scrolled` flags, sometimes empty tag lists and widget state. `make export` runs
 `python .ci/strip_outputs.py` and then `nbdev_clean`; afterwards `git status` must be clean.
 """
-import json, shutil, subprocess, sys
+import ast, json, shutil, subprocess, sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from papermill.translators import PythonTranslator
+from zscore_kd.cli import LAUNCH, parameters, parameters_cell, parse_request
+from zscore_kd.config import RunConfig
+from zscore_kd.runs import resolve_config
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p.name for p in (ROOT / 'nbs').glob('*.ipynb') if not p.name.startswith(('_', '.')))
@@ -72,18 +76,31 @@ def test_nbdev_clean_alone_leaves_only_outputs(lab_copy, name):
     assert {k: v for k, v in cleaned['metadata'].items() if k != 'widgets'} == committed['metadata']
 
 
-def test_train_parameters_cell_is_checked_against_the_command_line_table(tmp_path):
-    "CI fails when 10_train's `parameters` cell drifts from `zscore_kd.cli.TRAIN_PARAMETERS`; `--fix` rewrites it."
-    (tmp_path / 'nbs').mkdir(); nb_path = tmp_path / 'nbs' / '10_train.ipynb'
+def test_train_parameters_cell_is_the_command_line_table():
+    "10_train's `parameters` cell is the rendering of the one table (`RunConfig` plus the launch options)."
     nb = json.loads((ROOT / 'nbs' / '10_train.ipynb').read_text())
     cell = next(c for c in nb['cells'] if 'parameters' in c['metadata'].get('tags', []))
-    cell['source'] = [line.replace("method = 'kd'", "method = 'dkd'") for line in cell['source']]
-    nb_path.write_text(json.dumps(nb))
-    check = lambda *args: subprocess.run([sys.executable, str(ROOT / '.ci' / 'check_params.py'), *args], cwd=tmp_path,
-                                         capture_output=True, text=True)
-    drifted = check()
-    assert drifted.returncode == 1 and 'differs from zscore_kd.cli.TRAIN_PARAMETERS' in drifted.stdout
-    assert check('--fix').returncode == 0 and check().returncode == 0 and "method = 'kd'" in nb_path.read_text()
+    assert ''.join(cell['source']) == parameters_cell(), \
+        '10_train\'s parameters cell differs from the table (zscore_kd.config.RunConfig); run `make export`'
+
+
+def test_command_line_and_run_config_agree_on_every_default():
+    "The defaults the command line shows, the notebook's and `RunConfig`'s are one: resolving any of them is one run."
+    scope = {}; exec(parameters_cell(), scope)
+    table = {k: d for k, (d, *_) in parameters().items()}
+    assert {k: scope[k] for k in table} == table
+    assert all(getattr(RunConfig(), k) == d for k, d in table.items() if k not in LAUNCH)
+    assert resolve_config(**{k: d for k, d in table.items() if k not in LAUNCH}) == resolve_config() \
+        == resolve_config(**parse_request([]))
+
+
+@pytest.mark.parametrize('name', [n for n in NOTEBOOKS if n[:1] in '123'])
+def test_papermill_lists_every_parameter(name):
+    "papermill's `--help-notebook` reads every parameter of an entry notebook (a second '=' on a line hides it)."
+    nb = nbformat.read(ROOT / 'nbs' / name, as_version=4)
+    cell = next(c for c in nb.cells if 'parameters' in c.metadata.get('tags', []))
+    assigned = [t.id for n in ast.parse(cell.source).body if isinstance(n, ast.Assign) for t in n.targets]
+    assert [p.name for p in PythonTranslator.inspect(cell)] == assigned
 
 
 def test_readme_layout_names_every_notebook():

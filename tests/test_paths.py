@@ -4,9 +4,10 @@ from pathlib import Path
 
 import papermill as pm
 
-from zscore_kd.runs import RunConfig, resolve_config
+from zscore_kd.config import RunConfig
+from zscore_kd.runs import resolve_config
 from zscore_kd.rundir import RunDir
-from zscore_kd.train import teacher_config
+from zscore_kd.lineage import teacher_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(method='kd', teacher='resnet8', student='resnet8', epochs=1, teacher_epochs=1, device='cpu')
@@ -18,7 +19,8 @@ def test_train_notebook_has_one_parameter_per_runconfig_field():
     params = set(pm.inspect_notebook(str(ROOT / 'nbs' / '10_train.ipynb')))
     as_field = {'gpus': 'world_size'}  # 10_train's gpus is the run's world size (the torchrun processes it launches)
     # force_reuse: a fit() option
-    assert {as_field.get(p, p) for p in params - {'force_reuse'}} == {f.name for f in dataclasses.fields(RunConfig)}
+    fields = {f.name for f in dataclasses.fields(RunConfig)} - {'request'}  # request: what resolution was asked for
+    assert {as_field.get(p, p) for p in params - {'force_reuse'}} == fields
 
 
 def test_papermill_from_the_repository_root_writes_runs_inside_it(tmp_path):

@@ -3,10 +3,10 @@ import json, os, signal, subprocess, sys, time
 
 import pytest
 import torch
-from zscore_kd.runs import QUICK, resolve_config
+from zscore_kd.config import QUICK
+from zscore_kd.runs import resolve_config
 from zscore_kd.rundir import RunDir
-from zscore_kd.train import fit, fit_group
-from zscore_kd.learner import TrainingDiverged
+from zscore_kd.train import fit, fit_group, TrainingDiverged
 
 TINY = dict(teacher='resnet8', student='resnet8', epochs=3, teacher_epochs=1, device='cpu',
             data_args=dict(n_train=320, n_test=160))
@@ -18,9 +18,9 @@ def test_resume_after_kill_equals_uninterrupted(tmp_path):
     ref = resolve_config(method='kd', logit_stand=True, out_dir=str(tmp_path / 'ref'), **TINY)
     fit(ref, progress=False)
     killed = resolve_config(ref, out_dir=str(tmp_path / 'killed'))
-    (tmp_path / 'killed.json').write_text(json.dumps(killed.__dict__))
-    code = ("import json, sys; from zscore_kd.train import fit; from zscore_kd.runs import RunConfig; "
-            "fit(RunConfig(**json.load(open(sys.argv[1]))), progress=False)")
+    (tmp_path / 'killed.json').write_text(json.dumps(killed.__dict__, default=list))
+    code = ("import json, sys; from zscore_kd.train import fit; from zscore_kd.config import config_from_dict; "
+            "fit(config_from_dict(json.load(open(sys.argv[1]))), progress=False)")
     proc = subprocess.Popen([sys.executable, '-c', code, str(tmp_path / 'killed.json')])
     ckpt = RunDir(killed).path / 'metrics.jsonl'
     deadline = time.time() + 300

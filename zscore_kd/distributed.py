@@ -4,7 +4,7 @@
 
 # %% auto #0
 __all__ = ['Dist', 'torchrun_env', 'rank_device', 'init_distributed', 'local_batch', 'all_sum', 'broadcast_buffers', 'barrier',
-           'Views', 'wrap_ddp']
+           'shutdown', 'Views', 'wrap_ddp']
 
 # %% ../nbs/05b_distributed.ipynb #09ff0005
 import os
@@ -69,6 +69,10 @@ def broadcast_buffers(model: nn.Module, d: Dist):
 def barrier(d: Dist):
     "Wait for every rank (e.g. until rank 0 has written a file the others read)."
     if d.enabled: dist.barrier()
+
+def shutdown():
+    "Leave the process group, if this process joined one."
+    if dist.is_initialized(): dist.destroy_process_group()
 
 class Views(nn.Module):
     "`model` applied to each view of a batch in one call, so MLKD's two views are one DDP forward."

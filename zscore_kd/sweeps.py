@@ -5,8 +5,8 @@
 # %% auto #0
 __all__ = ['TOY_MODELS', 'SCALES', 'ASSUMED_IMAGES_PER_S', 'ASSUMED_IMAGENET_PER_S', 'BENCHMARKS', 'Planned', 'plan_cells',
            'plan', 'scale_figure_cells', 'plan_figures', 'status', 'command', 'benchmark_speeds', 'measured_speeds',
-           'run_hours', 'stream_groups', 'run_stages', 'teacher_runs', 'run_local', 'run_submitit', 'plan_table',
-           'plan_summary', 'catalog']
+           'run_hours', 'stream_groups', 'teacher_runs', 'run_local', 'run_submitit', 'plan_table', 'plan_summary',
+           'catalog']
 
 # %% ../nbs/08_sweeps.ipynb #a9abc0d2
 import dataclasses, json, shlex, statistics
@@ -23,10 +23,12 @@ from .methods import METHODS
 from .models import list_models
 from .recipes import paper_recipe
 from .paper import TABLES, FIGURES, FIG5_TEACHERS, Cell, table_cells, figure_cells, recipe_outside
-from .runs import QUICK, RunConfig, resolve_config, speed_flags, train_images
+from .config import QUICK, RunConfig
+from .runs import resolve_config, train_images
 from .rundir import RunDir, registry
-from .train import fit_group, teacher_config, group_key, assistant, assistant_config, needs_teacher_run
-from .cli import config_params, train_with_torchrun
+from .lineage import group_key, lineage, run_stages
+from .train import fit_group
+from .cli import parameters, train_with_torchrun
 
 # %% ../nbs/08_sweeps.ipynb #c44136d1
 TOY_MODELS = ('resnet8', 'resnet14', 'resnet20', 'wrn_16_1')  # kept at toy scale; every other model becomes resnet8
@@ -83,23 +85,15 @@ class Planned:
 
 def _teacher_planned(c: Cell, scale: str, dataset: str, common: dict) -> Planned:
     "The teacher's own run (synthetic data, or CIFAR-100 when the archive lacks it), else the archive checkpoint."
-    if c.table == 'main_T3': return Planned(c, 0, {},
-                                            why_not="torchvision's pretrained IMAGENET1K_V1 weights (read from "
-                                                    "torchvision's cache), not a run")
+    if c.table == 'main_T3': return Planned(c, 0, {}, why_not="torchvision's pretrained IMAGENET1K_V1 weights (read "
+                                            "from torchvision's cache), not a run")
     t, s = c.teacher if scale == 'paper' else _toy(c.teacher), SCALES[scale]
-    sizes = {}
-    if dataset == 'synthetic':
-        sizes = dict(epochs=s['teacher_epochs'], teacher_epochs=s['teacher_epochs'], data_args=s['data_args'])
-    # common (train_args) wins
-    probe = _resolve({**dict(method='kd', teacher=t, student=t, dataset=dataset, **sizes), **common})
-    if not needs_teacher_run(probe): return Planned(c, 0, {},
-                                                    why_not='the teacher is the archive checkpoint (teacher_root), not '
-                                                            'a run')
-    tc = teacher_config(probe)
-    defaults = dataclasses.replace(RunConfig(), **speed_flags(tc))  # the flags its speed preset gives need no -p
-    names = [f.name for f in dataclasses.fields(RunConfig)]
-    fields = {k: getattr(tc, k) for k in names if getattr(tc, k) != getattr(defaults, k)}
-    return Planned(c, 0, {**fields, 'device': common.get('device', 'auto')}, tc)
+    sizes = dict(epochs=s['teacher_epochs'], teacher_epochs=s['teacher_epochs'], data_args=s['data_args'])
+    student = _resolve({'teacher': t, 'student': t, 'dataset': dataset, **(sizes if dataset == 'synthetic' else {}),
+                        **common})  # a student of this teacher: its lineage names the teacher's run
+    run = lineage(student).teacher_run
+    if run is None: return Planned(c, 0, {}, why_not='the teacher is the archive checkpoint (teacher_root), not a run')
+    return Planned(c, 0, dict(run.request), run)
 
 # %% ../nbs/08_sweeps.ipynb #508f988a
 def plan_cells(cells: list, scale: str = 'toy', seeds: int = None, dataset: str = 'synthetic', gpus: int = 0,
@@ -143,19 +137,19 @@ def status(p: Planned) -> str:
     return f'partial {done}/{p.config.epochs}' if done else 'todo'
 
 # %% ../nbs/08_sweeps.ipynb #ce548759
+def _option(name: str, v) -> list:
+    "The command-line words that give parameter `name` the value `v`."
+    if isinstance(v, bool): return [f"--{'' if v else 'no-'}{name.replace('_', '-')}"]
+    text = json.dumps(v) if isinstance(v, (dict, list, tuple)) else str(v)
+    return [f"--{name.replace('_', '-')}", text]
+
 def command(p: Planned) -> str:
-    "The shell command (from the repository root) that trains one planned run."
-    f = {k: v for k, v in p.fields.items() if v is not None}
-    if f.get('world_size', 1) > 1: f['gpus'] = f.pop('world_size')  # 10_train starts torchrun on that many GPUs
-    if f.get('preset') or {'epochs', 'teacher_epochs'} <= set(f):
-        out = Path(f.get('out_dir', 'runs')) / 'notebooks' / f'{RunDir(p.config).path.name}.ipynb'
-        args = ' '.join(f'-p {k} {shlex.quote(str(v))}' for k, v in f.items() if not isinstance(v, dict))
-        dicts = {k: v for k, v in f.items() if isinstance(v, dict)}
-        return (f'mkdir -p {shlex.quote(str(out.parent))} && papermill nbs/10_train.ipynb {shlex.quote(str(out))} -k '
-                f'python3 {args}'
-                + (f' -y {shlex.quote(json.dumps(dicts))}' if dicts else ''))
-    code = 'import json, sys; from zscore_kd.train import fit; fit(progress=False, **json.loads(sys.argv[1]))'
-    return f'python -c {shlex.quote(code)} {shlex.quote(json.dumps(f))}'
+    "The shell command that trains one planned run alone: `python -m zscore_kd` with the run's request."
+    request = dict(p.config.request)
+    if request.get('world_size', 1) > 1: request['gpus'] = request.pop('world_size')  # it starts torchrun itself
+    request.pop('world_size', None)
+    words = [w for k, v in request.items() for w in _option(k, v)]
+    return 'python -m zscore_kd ' + ' '.join(map(shlex.quote, words))
 
 # %% ../nbs/08_sweeps.ipynb #78ebb503
 # the fast path's goal on one H200 (not measured); resnet8 on one CPU thread
@@ -207,16 +201,8 @@ def stream_groups(configs: list, max_group: int = 32) -> list:
     for c in {RunDir(c).hash: c for c in configs}.values(): groups.setdefault(group_key(c), []).append(c)
     return [g[i:i + max_group] for g in groups.values() for i in range(0, len(g), max_group)]
 
-def run_stages(configs: list) -> list:
-    "What `configs` need in training order, each run once: the vanilla teachers, TAKD's assistants, then `configs`."
-    once = lambda cs: list({RunDir(c).hash: c for c in cs}.values())
-    assistants = once([assistant_config(c) for c in configs if assistant(c)])
-    teachers = once([teacher_config(c) for c in list(configs) + assistants if needs_teacher_run(c)])
-    earlier = {RunDir(c).hash for c in teachers + assistants}  # a teacher's own table cell is its teacher run
-    return [teachers, assistants, [c for c in once(configs) if RunDir(c).hash not in earlier]]
-
 def teacher_runs(configs: list) -> list:
-    "The runs `configs` train on the fly before themselves — vanilla teachers and TAKD's assistants — each once."
+    "The runs `configs` train before themselves — teachers' runs and TAKD's assistants — each once."
     teachers, assistants, _ = run_stages(configs)
     return teachers + assistants
 
@@ -227,7 +213,7 @@ def _stages(configs: list, max_group: int) -> list:
 # %% ../nbs/08_sweeps.ipynb #e1e308ae
 def _fit_group(configs: list, progress: bool = False) -> list:
     "`fit_group`; a multi-GPU run (world size > 1) through its torchrun command instead, one after the other."
-    if configs[0].world_size > 1: return [train_with_torchrun(config_params(c), quiet=not progress) for c in configs]
+    if configs[0].world_size > 1: return [train_with_torchrun(c, c.world_size, quiet=not progress) for c in configs]
     return fit_group(configs, progress)
 
 def run_local(configs: list, workers: int = 1, max_group: int = 32, progress: bool = False) -> list:
@@ -280,20 +266,14 @@ def plan_summary(planned: list, out_dir='runs') -> dict:
                 hours_on_8_gpus=hours(allruns, 'cuda') / 8)
 
 # %% ../nbs/08_sweeps.ipynb #07ecd81b
-def catalog(dataset: str = 'synthetic', **common) -> list:
-    "Every table and figure: its cells, its runs (teachers too) at toy and paper scale on `dataset`, the GPU-hours."
+def catalog() -> list:
+    "Every table and figure: its cells, those not run here, and the runs of its paper scale (seeds: 4; figures: 1)."
     rows = []
     for key, title in [(k, t.title) for k, t in TABLES.items()] + [(k, v[0]) for k, v in FIGURES.items()]:
-        cells = table_cells(key) if key in TABLES else figure_cells(key)
-        summary = {}
-        for s in ('toy', 'paper'):
-            scaled = table_cells(key) if key in TABLES else scale_figure_cells(key, s)
-            on = dataset if s == 'paper' else 'synthetic'
-            planned = plan_cells(scaled, s, None if key in TABLES else 1, on, **common)
-            summary[s] = plan_summary(planned, common.get('out_dir', 'runs'))
-        toy, paper = summary['toy'], summary['paper']
+        table = key in TABLES
+        cells = table_cells(key) if table else scale_figure_cells(key, 'paper')
+        runnable = [c for c in cells if not c.why_not and c.method != 'teacher']
         rows.append(dict(key=key, title=title, cells=len(cells), not_run=sum(c.why_not != '' for c in cells),
-                         toy_runs=toy['runs'] + toy['teacher_runs'], paper_runs=paper['runs'] + paper['teacher_runs'],
-                         paper_gpu_hours=round(paper['gpu_hours'], 1),
-                         note=TABLES[key].why_not if key in TABLES else ''))
+                         runs=len(runnable) * (SCALES['paper']['seeds'] if table else 1),
+                         note=TABLES[key].why_not if table else ''))
     return rows
