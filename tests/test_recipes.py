@@ -90,5 +90,5 @@ def test_the_recipe_reader_sees_the_corrections():
     assert paper_recipe(cfg('mlkd', 'vgg13', 'vgg8', False))['lr'] == 0.025
     assert paper_recipe(cfg('atkd', 'wrn_28_4', 'wrn_16_2', False))['base_temp'] == 4
     atkd = paper_recipe(cfg('atkd', 'wrn_28_4', 'wrn_16_2', False))
-    assert atkd['method_args'] == {'multiplier': 2, 'centered': False}
+    assert atkd['method_args'] == {'multiplier': 2, 'centered': True}  # skd_main.py's F.layer_norm centres
     assert paper_recipe(cfg('ctkd', 'resnet32x4', 'wrn_40_2', True))['student_args'] == {'double_bn_update': False}
