@@ -51,7 +51,7 @@ export: setup  # after editing or running nbs/: zscore_kd/, 10_train's parameter
 readme: setup  # README.md from nbs/index.ipynb (nbdev's doc processing + nbconvert; .ci/readme.py says why not quarto)
 	$(BIN)/python .ci/readme.py
 
-docs: setup  # nbdev_docs into _docs/ where quarto exists; otherwise every step up to quarto, into _proc/
+docs: setup  # _docs/index.html: nbdev_docs where quarto exists, else one static HTML page per notebook (not run)
 	PATH=$(abspath $(BIN)):$$PATH python .ci/docs.py
 
 hooks: setup  # nbdev's hooks: clean notebooks when Lab saves them (jupyter_hooks), merge notebooks with nbdev_merge
