@@ -71,15 +71,14 @@ class DKD(Method):
     name = 'dkd'
     def __init__(self, tau: float = 4.0, ce_weight: float = 1.0, kd_weight: float = 1.0, alpha: float = 1.0,
                  beta: float = 8.0, warmup: int = 20, logit_stand=False, ddof: int = 1):
-        super().__init__(tau=tau, ce_weight=ce_weight, kd_weight=kd_weight, alpha=alpha, beta=beta, warmup=warmup,
-                         logit_stand=stand_mode(logit_stand), ddof=ddof)
-        self.weights = (kd_weight * alpha, kd_weight * beta)  # α and β as the official flags leave them
+        super().__init__(tau=tau, ce_weight=ce_weight, alpha=kd_weight * alpha, beta=kd_weight * beta,  # as they run
+                         warmup=warmup, logit_stand=stand_mode(logit_stand), ddof=ddof)
         self.register_buffer('warmup_factor', torch.ones(()))
     def set_epoch(self, epoch):
         self.warmup_factor.fill_(min(epoch / self.hparams['warmup'], 1.0))
     def forward(self, student, teacher, y):
-        h, (alpha, beta) = self.hparams, self.weights
-        dkd = dkd_loss(student[0], teacher[0], y, alpha, beta, h['tau'], h['logit_stand'], ddof=h['ddof'])
+        h = self.hparams
+        dkd = dkd_loss(student[0], teacher[0], y, h['alpha'], h['beta'], h['tau'], h['logit_stand'], ddof=h['ddof'])
         return {'loss_ce': h['ce_weight'] * F.cross_entropy(student[0], y), 'loss_kd': self.warmup_factor * dkd}
 
 # %% ../nbs/05_methods.ipynb #310d3ca5

@@ -16,7 +16,7 @@ from .files import home_path
 from .models import get_model, list_models
 import zscore_kd.models.vit  # files the ViT students (family 'vit') in the zoo
 from .models.imagenet import get_imagenet_model, list_imagenet_models
-from .methods import METHODS, check_method, make_method, method_settings
+from .methods import METHODS, check_method, make_method, method_defaults, method_settings
 from .data import make_synthetic, check_synthetic_args, NUM_VIEWS
 from .distributed import torchrun_env, local_batch
 from .config import (RunConfig, QUICK, FAMILIES, family_of, family_lr, settings, check_request, frozen)
@@ -38,11 +38,12 @@ def check_model(name, role: str, dataset: str = 'synthetic'):
 def _identity(v: dict):
     "Check the method and models in `v` (settings with the table's defaults); drop the teacher of a method without."
     check_method(v['method'])
+    if 'logit_stand' not in method_defaults(v['method']): v['logit_stand'] = 'none'  # vanilla, ATKD: not theirs
     check_model(v['student'], 'student', v['dataset'])
     if not METHODS[v['method']].needs_teacher: v['teacher'] = None
     else: check_model(v['teacher'], f"teacher (method {v['method']} distils from one)", v['dataset'])
 
-# %% ../nbs/06a_runs.ipynb #2648f415
+# %% ../nbs/06a_runs.ipynb #427fe27b
 def _first(*values):
     "The first value that is not None."
     return next((v for v in values if v is not None), None)
@@ -64,7 +65,7 @@ def _sizes(v: dict, given: dict, recipe: dict, quick: dict) -> dict:
                 lr=_first(given.get('lr'), recipe.get('lr'), family_lr(family, v['method'], v['student'])),
                 data_args=given.get('data_args') or quick.get('data_args') or {})
 
-# %% ../nbs/06a_runs.ipynb #eba82253
+# %% ../nbs/06a_runs.ipynb #10f80ecb
 def _schedule(v: dict, given: dict, recipe: dict) -> dict:
     "lr_decay_epochs (SGD) or warmup_epochs (AdamW), given, from the recipe, or scaled from the family's fractions."
     family, epochs = FAMILIES[family_of(v['optimizer'], v['dataset'])], v['epochs']
@@ -79,14 +80,14 @@ def _schedule(v: dict, given: dict, recipe: dict) -> dict:
     return dict(lr_decay_epochs=tuple(_first(given.get('lr_decay_epochs'), recipe.get('lr_decay_epochs'), scaled)),
                 warmup_epochs=None)
 
-# %% ../nbs/06a_runs.ipynb #8b541ad6
+# %% ../nbs/06a_runs.ipynb #357eeadc
 def _method(v: dict, given: dict, recipe: dict) -> dict:
     "logit_stand, base_temp, kd_weight, ce_weight and the complete method_args of the run."
     pick = {k: _first(given.get(k), recipe.get(k)) for k in ('base_temp', 'kd_weight', 'ce_weight')}
     args = {**recipe.get('method_args', {}), **given.get('method_args', {})}
     return method_settings(v['method'], v['logit_stand'], **pick, method_args=args)
 
-# %% ../nbs/06a_runs.ipynb #1079ccfb
+# %% ../nbs/06a_runs.ipynb #cb4d845c
 def _models(v: dict, given: dict, recipe: dict, quick: dict) -> dict:
     "student_args, teacher_bn_train and teacher_epochs of the run."
     args = {**(recipe.get('student_args') or {}), **given.get('student_args', {})}
@@ -100,7 +101,7 @@ def _models(v: dict, given: dict, recipe: dict, quick: dict) -> dict:
     return dict(student_args=args, teacher_epochs=epochs if trained else None,
                 teacher_bn_train=None if teacher is None else _first(given.get('teacher_bn_train'), vit))
 
-# %% ../nbs/06a_runs.ipynb #1bd8c721
+# %% ../nbs/06a_runs.ipynb #37b317b2
 def resolve_device(device: str, check: bool = True) -> str:
     "auto → cuda or cpu; with `check`, a CUDA device must be visible."
     if device == 'auto': return 'cuda' if torch.cuda.is_available() else 'cpu'
@@ -142,7 +143,7 @@ def speed_flags(config) -> dict:
     return dict(precision='bf16' if cuda else 'fp32', channels_last=cuda, compile=cuda and steps >= FAST_COMPILE_STEPS,
                 cuda_graphs=cuda and one and crops, teacher_cache=cache)
 
-# %% ../nbs/06a_runs.ipynb #3de65ac3
+# %% ../nbs/06a_runs.ipynb #8cbc7f0b
 def _check_data_args(c):
     "Synthetic knobs must be make_synthetic's, ImageNet's load_imagefolder's; CIFAR-100 has none."
     if c.dataset == 'cifar100':
@@ -211,7 +212,7 @@ def resolve_config(config: RunConfig = None, *, check_device: bool = True, **par
     build_method(c)  # a method_args value of the wrong kind fails here, before any work
     return c
 
-# %% ../nbs/06a_runs.ipynb #e93962b6
+# %% ../nbs/06a_runs.ipynb #a25c036f
 def build_method(config: RunConfig):
     "The `Method` a resolved config trains with."
     try: return make_method(config.method, config.logit_stand, config.base_temp, config.kd_weight, config.ce_weight,
