@@ -17,6 +17,7 @@ from torchvision.models import get_model_weights
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
 from . import unknown_name
+from ..weights import load_weights, state_difference
 
 # %% ../../nbs/03c_imagenet.ipynb #c5b4c6c7
 class TVResNet(ResNet):
@@ -106,16 +107,10 @@ def _fetch(name: str, path: Path):
                                        progress=False)
     except (OSError, RuntimeError): pass  # offline or a failed hash: the caller says what is missing
 
-def _state(name: str, path: Path) -> dict:
-    "The state_dict in `path`, or one sentence saying why it is not one."
-    try: state = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e:
-        raise ValueError(f"{path} is not a readable PyTorch weights file ({type(e).__name__}); delete it and download "
-                         f"{teacher_weights(name).url} again.") from None
-    if not isinstance(state, dict) or not all(torch.is_tensor(v) for v in state.values()):
-        raise ValueError(f"{path} holds no state_dict (a dict of tensors); delete it and download "
-                         f"{teacher_weights(name).url} again.")
-    return state
+def _state(name: str, path: Path, model: nn.Module) -> dict:
+    "The finite state_dict in `path` (plain, or under 'model' as torchvision's train.py saves it), or a sentence."
+    return load_weights(path, ('model',), model.state_dict(), fix=f'delete it and download {teacher_weights(name).url} '
+                                                                  f'again')
 
 # %% ../../nbs/03c_imagenet.ipynb #2f85e4a2
 def _fit(name: str, path: Path, model: nn.Module, state: dict):
@@ -125,11 +120,9 @@ def _fit(name: str, path: Path, model: nn.Module, state: dict):
         raise ValueError(f"{path} has a {state['fc.weight'].shape[0]}-class classifier, but the run has "
                          f"{ours['fc.weight'].shape[0]} classes; use a {ours['fc.weight'].shape[0]}-class {name} "
                          f"(torchvision's IMAGENET1K_V1 has 1000).")
-    bad = [k for k in ours if k not in state or state[k].shape != ours[k].shape] + [k for k in state if k not in ours]
-    if bad:
-        got = tuple(state[bad[0]].shape) if bad[0] in state else 'nothing'
-        raise ValueError(f"{path} does not fit torchvision's {name} ({len(bad)} keys differ, e.g. {bad[0]!r}: {got}); "
-                         f"delete it and download {teacher_weights(name).url} again.")
+    if what := state_difference(ours, state):
+        raise ValueError(f"{path} does not fit torchvision's {name} ({what}); delete it and download "
+                         f"{teacher_weights(name).url} again.")
     model.load_state_dict(state, strict=True)
 
 # %% ../../nbs/03c_imagenet.ipynb #75db572f
@@ -145,5 +138,5 @@ def load_imagenet_teacher(name: str,              # ResNet18, ResNet34, ResNet50
         raise FileNotFoundError(f"The ImageNet {name} teacher's weights are not in {path.parent}: put "
                                 f"{teacher_weights(name).url} there as {path.name} (torchvision's IMAGENET1K_V1).")
     model = get_imagenet_model(name, num_classes)
-    _fit(name, path, model, _state(name, path))
+    _fit(name, path, model, _state(name, path, model))
     return model.to(map_location).eval()
