@@ -85,11 +85,12 @@ def group_key(config: RunConfig) -> tuple:
     return shared + (METHODS[config.method].views, METHODS[config.method].assistant(config.method_args),
                      input_pipeline(config))
 
-_LINEAGES = {}  # (run hash, whether the archive holds the teacher) -> Lineage
+_LINEAGES = {}  # (run hash, its folders and device, whether the archive holds the teacher) -> Lineage
 
 def lineage(config: RunConfig) -> Lineage:
     "The lineage of a resolved run, computed once per run (and per state of the teacher archive)."
-    key = (RunDir(config).hash, config.teacher is not None and archived(config))
+    where = (config.out_dir, config.data_root, config.teacher_root, config.device)  # not in the hash, but in the lineage
+    key = (RunDir(config).hash, *where, config.teacher is not None and archived(config))
     if key not in _LINEAGES:
         source = teacher_source(config)
         teacher_run = teacher_config(config) if source == 'run' else None
