@@ -1,4 +1,5 @@
-"""`papermill nbs/10_train.ipynb out.ipynb` saves text progress, not widget bars, and shows its parameters as tables."""
+"""`papermill nbs/10_train.ipynb out.ipynb` saves text progress, not widget bars, and shows its run as tables (with a text
+form, which is what `papermill --log-output` prints)."""
 import json, re
 from pathlib import Path
 
@@ -35,8 +36,12 @@ def test_one_line_per_epoch_and_a_summary(saved):
                for l in text.splitlines()), 'no line for the teacher'
 
 def test_parameters_as_tables_not_dicts(saved):
-    md = [''.join(o['data']['text/markdown']) for o in outputs(saved) if 'text/markdown' in o.get('data', {})]
-    assert any('| parameter | value |' in m and '| method | `kd` |' in m for m in md), 'no table of the resolved config'
-    assert any('**method hyper-parameters**' in m and '| parameter | value |' in m for m in md)
+    "The resolved run and the method as it ran are tables, in Markdown for the notebook and as text for a log."
+    shown = [o['data'] for o in outputs(saved) if 'text/markdown' in o.get('data', {})]
+    md, text = [''.join(d['text/markdown']) for d in shown], [''.join(d['text/plain']) for d in shown]
+    assert any('| group | setting | value |' in m and '| method | base_temp | 2 |' in m for m in md), md
+    assert any(re.search(r'^method +base_temp +2$', t, re.M) for t in text), 'the run has no text form for a log'
+    assert any('**The method as it ran**' in m and '| kd_weight | 9.0 |' in m for m in md), md
+    assert not [t for t in text if 'IPython.core.display' in t], 'a table shows as an object in the log'
     plain = [''.join(o['data']['text/plain']) for o in outputs(saved) if o.get('output_type') == 'execute_result']
-    assert not [p for p in plain if p.lstrip().startswith('{')], 'a raw dict is still printed'
+    assert not [p for p in plain if p.lstrip().startswith('{')], 'a raw dict is still printed''

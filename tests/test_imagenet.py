@@ -158,11 +158,12 @@ def test_papermill_gpus_launches_torchrun(tmp_path):
 def test_submitit_local_job_runs_torchrun(imagenet, tmp_path, monkeypatch):
     "The Slurm path with cluster='local': a submitit job runs this node's torchrun of the run (2 CPU processes)."
     import submitit
-    from zscore_kd.cli import build_parser, torchrun_job
+    from zscore_kd.cli import parse_request, torchrun_job
+    from zscore_kd.runs import resolve_config
     root, env = imagenet
     for k in ('TORCH_HOME', 'OMP_NUM_THREADS', 'PYTHONPATH'): monkeypatch.setenv(k, env[k])
-    params = {**vars(build_parser().parse_args(kd_ls(root, tmp_path / 'runs', epochs=1))), 'gpus': 2}
+    config = resolve_config(**parse_request(kd_ls(root, tmp_path / 'runs', epochs=1)), world_size=2)
     ex = submitit.AutoExecutor(folder=tmp_path / 'jobs', cluster='local')
     ex.update_parameters(timeout_min=20)
-    res = ex.submit(torchrun_job, params).result()
+    res = ex.submit(torchrun_job, config, 2).result()
     assert res['world_size'] == 2 and res['final']['epoch'] == 1 and Path(res['run_dir']).parent == tmp_path / 'runs'

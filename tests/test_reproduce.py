@@ -43,7 +43,7 @@ def test_paper_scale_dry_run_plans_table_4(tmp_path):
     run_nb('20_reproduce.ipynb', tmp_path, table='main_T4', scale='paper', run=False, out_dir=str(tmp_path),
            device='cpu')
     commands = (tmp_path / 'tables' / 'main_T4_paper_commands.sh').read_text().splitlines()
-    assert len(commands) == 28 * 4 and all('-p preset paper' in c for c in commands)
+    assert len(commands) == 28 * 4 and all('--preset paper' in c for c in commands)
     rows = list(csv.DictReader(open(tmp_path / 'tables' / 'main_T4_paper.csv')))
     assert len(rows) == 28 and {r['n'] for r in rows} == {'0'} and {r['planned'] for r in rows} == {'4'}
     assert not [p for p in tmp_path.iterdir() if p.name not in ('tables', 'out_20_reproduce.ipynb')]  # nothing trained

@@ -128,14 +128,14 @@ def summary_markdown(plans: dict, figures: dict, summary: dict, name: str, capti
     return '\n'.join(out + ['', "## Who produced the paper's numbers", '', producers_table(plans).markdown()]) + '\n'
 
 # %% ../nbs/09d_campaign.ipynb #7b301795
-def render_all(plans: dict, folder, name: str, caption: str = '', **figure_args) -> dict:
-    "Write every table of `plans`, its figures (Fig. 2 at once, the others when their runs are done) and the summary."
+def render_all(plans: dict, folder, name: str, caption: str = '', page: str = None, **figure_args) -> dict:
+    "Write the tables of `plans` (`<key>_<name>`), their figures (`figures/<name>/`) and the summary `summary_<page>`."
     folder = Path(folder)
     tables = {k: write_table(plans[k], folder / 'tables', f'{k}_{name}', f'{_title(k)}. {caption}') for k in TABLES
               if plans.get(k)}
     fig_plans = {k: plans[k] for k in FIGURES if k in plans}
     figures = render_figures(fig_plans, folder / 'figures' / name, **figure_args)[0] if fig_plans else {}
     plt.close('all')
-    page = folder / f'summary_{name}.md'
+    page = folder / f'summary_{page or name}.md'
     page.write_text(summary_markdown(plans, figures, campaign_summary(plans, folder), name, caption))
     return dict(tables=tables, figures=figures, summary=page)
