@@ -8,3 +8,6 @@ def one_thread():
     n = torch.get_num_threads(); torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'gpu: needs a CUDA device; the GPU check (benchmarks/check.py) runs these')
