@@ -46,3 +46,7 @@ docs: setup  # nbdev_docs into _docs/ where quarto exists; otherwise every step 
 
 hooks: setup  # nbdev's hooks: clean notebooks when Lab saves them (jupyter_hooks), merge notebooks with nbdev_merge
 	PATH=$(abspath $(BIN)):$$PATH nbdev_install_hooks
+
+.PHONY: gpu-rehearsal
+gpu-rehearsal:  # the GPU check's slot rehearsed on this CPU: Python 3.12 + torch 2.11 from wheels, no index (benchmarks/README.md)
+	bash benchmarks/gpu_rehearsal.sh
