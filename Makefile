@@ -56,3 +56,7 @@ docs: setup  # _docs/index.html: nbdev_docs where quarto exists, else one static
 
 hooks: setup  # nbdev's hooks: clean notebooks when Lab saves them (jupyter_hooks), merge notebooks with nbdev_merge
 	PATH=$(abspath $(BIN)):$$PATH nbdev_install_hooks
+
+.PHONY: gpu-rehearsal
+gpu-rehearsal:  # the GPU check's slot rehearsed on this CPU: Python 3.12 + torch 2.11 from wheels, no index (benchmarks/README.md)
+	bash benchmarks/gpu_rehearsal.sh

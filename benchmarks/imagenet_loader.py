@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 from zscore_kd.imagefolder import FolderLoader, load_imagefolder, make_imagefolder
-from zscore_kd.methods import get_method
+from zscore_kd.methods import make_method, method_settings
 from zscore_kd.models.imagenet import get_imagenet_model
 
 
@@ -38,8 +38,8 @@ def _one_class(args):
 def sync(device):
     if device.type == 'cuda': torch.cuda.synchronize()
 
-def loader_rate(data, batch, device, warmup, max_batches):
-    "Images/s of one epoch's batches (after `warmup` batches), delivered on `device`."
+def loader_rate(data, batch, device, warmup, max_batches) -> tuple:
+    "Images/s of one epoch's batches (after `warmup` batches) delivered on `device`, and the decoder that ran."
     loader = FolderLoader(data, True, batch, device=device, channels_last=True)
     n, start = 0, None
     for k, b in enumerate(loader.epoch(1)):
@@ -47,7 +47,7 @@ def loader_rate(data, batch, device, warmup, max_batches):
         elif k > warmup: n += len(b['y'])
         if k >= warmup + max_batches: break
     sync(device)
-    return n / (time.perf_counter() - start) if start and n else float('nan')
+    return n / (time.perf_counter() - start) if start and n else float('nan'), loader.decoded_by
 
 def step_rate(device, batch, crop, steps, warmup, bf16):
     "Images/s of R34 -> R18 KD+LS training steps on a fixed device batch."
@@ -55,7 +55,7 @@ def step_rate(device, batch, crop, steps, warmup, bf16):
     fmt = dict(memory_format=torch.channels_last)
     student = get_imagenet_model('ResNet18').to(dev, **fmt)
     teacher = get_imagenet_model('ResNet34').to(dev, **fmt).eval()
-    method = get_method('kd', logit_stand=True)
+    method = make_method('kd', **method_settings('kd', logit_stand=True))
     opt = torch.optim.SGD(student.parameters(), lr=0.2, momentum=0.9, weight_decay=1e-4)
     x = torch.randn(batch, 3, crop, crop, device=dev).contiguous(**fmt)
     y = torch.randint(0, 1000, (batch,), device=dev)
@@ -85,31 +85,45 @@ def main():
         a.images, a.workers = 48, 2
         classes, size, crop, batch, steps, warm, bf16 = 4, (80, 60), 32, 8, 2, 1, False
     device = torch.device(a.device)
+    env = dict(device=torch.cuda.get_device_name() if device.type == 'cuda' else platform.processor() or 'CPU',
+               torch=torch.__version__, cpus=os.cpu_count(), crop=crop, batch=batch)
+    rows = []
+    def record(name, rate):  # written at once: a run stopped early keeps the rows measured before
+        rows.append((name, rate)); write(a.out, rows, env)
     with tempfile.TemporaryDirectory() as tmp:
         root = a.root or tmp
         t0 = time.perf_counter()
         if not a.root: generate(root, classes, a.images // classes, size, os.cpu_count())
-        gen_s = time.perf_counter() - t0
+        env['generate_s'] = round(time.perf_counter() - t0, 1)
         mk = lambda mode: load_imagefolder(root, crop, mode, a.workers)
-        n = len(mk('classic').train_files); max_batches = max(1, n // batch - warm - 1)
-        classic = loader_rate(mk('classic'), batch, device, warm, max_batches)
-        fast = loader_rate(mk('device'), batch, device, warm, max_batches)
-        step = step_rate(device, batch, crop, steps, warm, bf16)
-    rows = [('classic loader (PIL, %d workers)' % a.workers, classic),
-            ('device loader (decode + crop on %s)' % device.type, fast),
-            ('training step R34->R18 KD+LS, batch %d%s' % (batch, ', bf16' if bf16 else ''), step)]
-    ratios = dict(device_over_classic=fast / classic, loader_over_step=fast / step, classic_over_step=classic / step)
-    env = dict(device=torch.cuda.get_device_name() if device.type == 'cuda' else platform.processor() or 'CPU',
-               torch=torch.__version__, cpus=os.cpu_count(), images=n, crop=crop, batch=batch,
-               generate_s=round(gen_s, 1))
+        env['images'] = n = len(mk('classic').train_files); max_batches = max(1, n // batch - warm - 1)
+        rate = lambda mode: loader_rate(mk(mode), batch, device, warm, max_batches)
+        classic, _ = rate('classic')
+        record(f'classic loader (PIL, {a.workers} workers)', classic)
+        fast, decoder = rate('device')
+        record(f'device loader (decode by {decoder}, crop on {device.type})', fast)
+        record(f"training step R34->R18 KD+LS, batch {batch}{', bf16' if bf16 else ''}",
+               step_rate(device, batch, crop, steps, warm, bf16))
+    print('\n'.join(markdown(rows, env)))
+
+def ratios(rows: list) -> dict:
+    "device / classic, loader / step, classic / step, of the rows measured so far."
+    (_, classic), (_, fast), (_, step) = (rows + [(None, None)] * 3)[:3]
+    pairs = dict(device_over_classic=(fast, classic), loader_over_step=(fast, step), classic_over_step=(classic, step))
+    return {k: a / b for k, (a, b) in pairs.items() if a is not None and b is not None}
+
+def markdown(rows: list, env: dict) -> list:
     md = ['| measurement | images/s |', '|---|---:|'] + [f'| {name} | {v:,.0f} |' for name, v in rows]
-    md += ['', *(f'- {k.replace("_", " ")}: **{v:.2f}x**' for k, v in ratios.items()), '', f'environment: {env}']
-    print('\n'.join(md))
-    if a.out:
-        out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
-        (out / 'imagenet_loader.md').write_text('\n'.join(md) + '\n')
-        results = dict(rates=dict((k, v) for k, v in rows), ratios=ratios, env=env)
-        (out / 'imagenet_loader.json').write_text(json.dumps(results, indent=1))
+    return md + ['', *(f'- {k.replace("_", " ")}: **{v:.2f}x**' for k, v in ratios(rows).items()), '',
+                 f'environment: {env}']
+
+def write(out, rows: list, env: dict):
+    "imagenet_loader.md and .json in `out` (if given), with the rows measured so far."
+    if not out: return
+    out = Path(out); out.mkdir(parents=True, exist_ok=True)
+    (out / 'imagenet_loader.md').write_text('\n'.join(markdown(rows, env)) + '\n')
+    results = dict(rates=dict(rows), ratios=ratios(rows), env=env)
+    (out / 'imagenet_loader.json').write_text(json.dumps(results, indent=1))
 
 if __name__ == '__main__':
     main()

@@ -11,17 +11,20 @@ every step. The fast path is the same trainer with data and augmentation on the 
 whole-step CUDA graphs and (optionally) torch.compile. Every ratio divides two numbers measured by this run on this
 machine. `check.py`, the one-command GPU check, is built from the measurements defined here.
 """
-import argparse, contextlib, copy, json, math, platform, tempfile, time
+import argparse, contextlib, copy, json, math, platform, tempfile, time, traceback
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
 import torch
+from check import add_ratios, speed_table  # the tables the check prints too (benchmarks/check.py, no torch inside)
+# the library, in one block (the names to port when modules move)
 from zscore_kd.data import ImageData, DeviceLoader, classic_loader
 from zscore_kd.models import get_model
-from zscore_kd.runs import resolve_config
-from zscore_kd.train import teacher_logits_fn
-from zscore_kd.learner import Learner, EagerSteps, StepGraphs, evaluate, autocast_for
+from zscore_kd.runs import resolve_config, SPEED_FLAGS
+from zscore_kd.train import Learner, autocast_for, evaluate, fit
+from zscore_kd.teachers import teacher_logits_fn
+from zscore_kd.steps import EagerSteps, StepGraphs
 
 CIFAR_TRAIN = 50_000                      # images per CIFAR-100 training epoch
 # The official code (the LS repository's tools/train.py, mdistiller-based), one H200, torch 2.11 cu130, 2026-11-26:
@@ -50,13 +53,28 @@ def make_runner(learners, teacher_fn, graphs: bool, device, warmup: int = 3):
     if not graphs: return EagerSteps(learners, teacher_fn)
     return (StepGraphs if device.type == 'cuda' else FakeGraphs)(learners, teacher_fn, warmup=warmup)
 
-def batches(loader, device):
-    "Batches forever (epoch 1, 2, ...), moved to `device`."
+def batches(loader, device, batch_size: int = None):
+    "Batches forever (epoch 1, 2, ...), moved to `device`; with `batch_size`, only full ones (no new shape to capture)."
     e = 0
     while True:
         e += 1
         for b in (loader.epoch(e) if isinstance(loader, DeviceLoader) else loader):
-            yield {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in b.items()}
+            if batch_size is None or len(b['y']) == batch_size:
+                yield {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in b.items()}
+
+class GPUClock:
+    "Seconds of GPU work between two CUDA events, the first recorded now: no host sync inside the timed window."
+    def __init__(self):
+        self.start, self.end = (torch.cuda.Event(enable_timing=True) for _ in range(2))
+        self.start.record()
+    def seconds(self) -> float:
+        self.end.record(); self.end.synchronize()
+        return self.start.elapsed_time(self.end) / 1e3
+
+class WallClock:
+    "Wall seconds since now (the CPU, where every step runs synchronously)."
+    def __init__(self): self.start = time.perf_counter()
+    def seconds(self) -> float: return time.perf_counter() - self.start
 
 @dataclass
 class Bench:
@@ -90,15 +108,16 @@ class Bench:
         "Warm up, then time steps for about `seconds`: (seconds per step, steps timed, warm-up seconds, peak GiB)."
         for L in ls: L.begin_epoch(1)
         t0 = time.perf_counter()
-        for _ in range(self.warmup): runner(ls, next(it))
+        for _ in range(self.warmup): runner(ls, next(it))  # cuDNN autotuning, graph capture, compile: all done here
         sync(self.device); warm = time.perf_counter() - t0
-        if self.device.type == 'cuda': torch.cuda.reset_peak_memory_stats()
+        cuda = self.device.type == 'cuda'
+        if cuda: torch.cuda.reset_peak_memory_stats()
+        clock = GPUClock() if cuda else WallClock()
         n, start = 0, time.perf_counter()
         while n < self.max_steps and (n < 3 or time.perf_counter() - start < self.seconds):
-            for _ in range(10 if self.device.type == 'cuda' else 1): runner(ls, next(it)); n += 1
-            sync(self.device)
-        sec = (time.perf_counter() - start) / n
-        peak = torch.cuda.max_memory_allocated() / 2**30 if self.device.type == 'cuda' else float('nan')
+            runner(ls, next(it)); n += 1
+        sec = clock.seconds() / n
+        peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else float('nan')
         return sec, n, warm, peak
 
     def setup(self, method, stand, fast=True, n=1, cache=False, compile=False):
@@ -108,12 +127,13 @@ class Bench:
         ls = self.learners(method, stand, n, teacher_cache=cache, compile=compile, **flags)
         c, strong = ls[0].c, ls[0].method.views == 2
         teacher = copy.deepcopy(self.teacher).to(memory_format=torch.channels_last) if fast else self.teacher
-        fn = teacher_logits_fn(teacher, c, data.train_x, ls[0].method.views, progress=False)
-        if fast:
-            loader = DeviceLoader(data.train_x, data.train_y, self.batch, seed=0, strong=strong,
+        fn = teacher_logits_fn(teacher, c, data.train_x, ls[0].method.views, False, autocast_for(c))
+        if fast:  # the last partial batch is dropped: one batch size, so no capture or recompile in a timed window
+            loader = DeviceLoader(data.train_x, data.train_y, self.batch, seed=0, strong=strong, drop_last=True,
                                   channels_last=c.channels_last)
         else: loader = classic_loader(data, batch_size=self.batch, num_workers=self.workers, strong=strong)
-        return ls, make_runner(ls, fn, fast, self.device, self.graph_warmup), batches(loader, self.device)
+        runner = make_runner(ls, fn, fast, self.device, self.graph_warmup)
+        return ls, runner, batches(loader, self.device, self.batch)
 
     def measure(self, name, method, stand, fast=True, n=1, cache=False, compile=False) -> dict:
         "One row: ms/step, student images/s, projected time of the recipe (240 epochs; MLKD 480), peak memory."
@@ -142,7 +162,7 @@ class Bench:
         L = self.learners(method, True, cuda_graphs=graphs)[0]
         n = steps // epochs * self.batch
         x, y = self.data.train_x[:n], self.data.train_y[:n]
-        fn = teacher_logits_fn(self.teacher, L.c, x, L.method.views, progress=False)
+        fn = teacher_logits_fn(self.teacher, L.c, x, L.method.views, False, autocast_for(L.c))
         runner = make_runner([L], fn, graphs, self.device, self.graph_warmup)
         loader, losses = DeviceLoader(x, y, self.batch, seed=0, strong=L.method.views == 2), []
         for e in range(1, epochs + 1):
@@ -191,13 +211,14 @@ def summarize_profile(events, wall_ms, steps, cuda) -> dict:
     for t in out['top']: print(f"   {t['ms_per_step']:7.3f} ms/step  {t['name']}", flush=True)
     return out
 
-def accuracy(device, tmp, teacher, student, n_train, n_test, epochs, teacher_epochs, fast: dict) -> dict:
-    "speed='exact' (float32 eager) vs `fast` (flags): one synthetic KD+LS run each, its teacher included, same seed."
-    from zscore_kd.train import fit
-    from zscore_kd.runs import SPEED_FLAGS
-    base = dict(method='kd', logit_stand=True, teacher=teacher, student=student, epochs=epochs,
-                teacher_epochs=teacher_epochs, device=str(device), out_dir=f'{tmp}/acc',
-                data_args=dict(n_train=n_train, n_test=n_test))
+def accuracy(device, tmp, student, n_train, n_test, epochs, teacher_epochs, fast: dict) -> dict:
+    "One ResNet-56 teacher (float32), then KD+LS students with speed='exact' and with `fast` (flags), same seed."
+    data = dict(device=str(device), out_dir=f'{tmp}/acc', data_args=dict(n_train=n_train, n_test=n_test))
+    t = fit(method='vanilla', student='resnet56', epochs=teacher_epochs, speed='exact', progress=False, **data)
+    print(f"teacher resnet56: final {t['final']['top1']:.2f} ({teacher_epochs} epochs, {t['wall_time_s']:.0f} s)",
+          flush=True)
+    base = dict(method='kd', logit_stand=True, teacher='resnet56', student=student, epochs=epochs, **data,
+                teacher_checkpoint=str(Path(t['run_dir']) / 'student_best.pth'))  # both students: this teacher
     out = {}
     for name, opts in (('exact', dict(speed='exact')), ('fast', fast)):
         r = fit(progress=False, **base, **opts)
@@ -224,24 +245,36 @@ def make_bench(smoke: bool, tmp: str, seconds: float = 5.0, cache_images: int = 
     return Bench(device, data, cache_data, teacher, tmp, tname, student, batch=16, seconds=0.0, warmup=2, max_steps=3,
                  graph_warmup=1, workers=0, fast_opts=dict(channels_last=True, cuda_graphs=True))
 
-def add_ratios(rows: list) -> list:
-    "× the classic path of the same method (KD for every one-view method), measured in this run."
-    base = {r['method']: r['student_images_per_s'] for r in rows if r['path'].startswith('classic')}
-    for r in rows:
-        b = base.get('mlkd' if r['method'] == 'mlkd' else 'kd')
-        r['x_classic'] = r['student_images_per_s'] / b if b else None
-    return rows
+def safely(measure, name: str, method: str, fast: bool = True) -> dict:
+    "`measure()` (one row), or a row naming the exception instead: one failing configuration never stops the next."
+    try: return measure()
+    except Exception as e:
+        traceback.print_exc()
+        path = f"{'fast' if fast else 'classic'} (failed)"  # not a speed: whoever reads 'fast' rows skips it
+        return dict(name=name, method=method, path=path, students=1, error=f'{type(e).__name__}: {e}'[:300])
 
-def speed_table(rows: list) -> list:
-    "Markdown lines of the speed rows."
-    heads = ('configuration', 'path', 'ms/step', 'student img/s', '× classic (this run)', '× official (H200)',
-             'projected time', 'peak GiB', 'warm-up s')
-    lines = ['| ' + ' | '.join(heads) + ' |', '|---|---|---|---|---|---|---|---|---|']
-    fmt = lambda v, f: '–' if v is None or (isinstance(v, float) and math.isnan(v)) else format(v, f)
-    return lines + [f"| {r['name']} | {r['path']} | {r['ms_per_step']:.2f} | {r['student_images_per_s']:,.0f} | "
-                    f"{fmt(r.get('x_classic'), '.1f')} | {r['x_official_h200']:.2f} | "
-                    f"{r['projected_minutes']:.1f} min / {r['epochs']} ep | {fmt(r['peak_gib'], '.2f')} | "
-                    f"{r['warmup_s']:.1f} |" for r in rows]
+def every_method(smoke: bool, compile: bool) -> list:
+    "speed.py's rows: (name, method, logit_stand, options) of the classic path and of every method's fast path."
+    rows = [('classic KD+LS', 'kd', True, dict(fast=False)), ('classic MLKD+LS', 'mlkd', True, dict(fast=False))]
+    for m in ('kd', 'dkd', 'ctkd', 'mlkd'):
+        for stand in (False, True):
+            for comp in (False, True) if compile else (False,):
+                rows.append((f"fast {m.upper()}{'+LS' if stand else ''}{', compiled' if comp else ''}", m, stand,
+                             dict(compile=comp)))
+    n = 8 if not smoke else 2
+    return rows + [('fast KD+LS, teacher cache', 'kd', True, dict(cache=True)),
+                   (f'fast KD+LS, {n} students', 'kd', True, dict(n=n)),
+                   (f'fast KD+LS, {n} students, teacher cache', 'kd', True, dict(n=n, cache=True))]
+
+def write_tables(out, b: Bench, rows: list):
+    "speed.md and speed.json in `out` (None: print only), rewritten after every row so that an interruption keeps them."
+    hw = torch.cuda.get_device_name() if b.device.type == 'cuda' else f'{platform.machine()} CPU'
+    lines = [f'# Training speed on {hw} (torch {torch.__version__}), {b.teacher_name} -> {b.student}, '
+             f'batch {b.batch}', '', *speed_table(add_ratios(rows))]
+    if out is None: return print('\n'.join(lines))
+    out.mkdir(parents=True, exist_ok=True)
+    (out / 'speed.json').write_text(json.dumps(dict(hardware=hw, torch=torch.__version__, rows=rows), indent=1))
+    (out / 'speed.md').write_text('\n'.join(lines) + '\n')
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -250,28 +283,13 @@ def main():
     ap.add_argument('--seconds', type=float, default=5.0, help='timed seconds per measurement')
     ap.add_argument('--compile', action='store_true', help='also measure each fast row with torch.compile')
     a = ap.parse_args()
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         b = make_bench(a.smoke, tmp, a.seconds)
-        rows = [b.measure('classic KD+LS', 'kd', True, fast=False),
-                b.measure('classic MLKD+LS', 'mlkd', True, fast=False)]
-        for m in ('kd', 'dkd', 'ctkd', 'mlkd'):
-            for stand in (False, True):
-                for comp in (False, True) if a.compile else (False,):
-                    name = f"fast {m.upper()}{'+LS' if stand else ''}{', compiled' if comp else ''}"
-                    rows.append(b.measure(name, m, stand, compile=comp))
-        rows.append(b.measure('fast KD+LS, teacher cache', 'kd', True, cache=True))
-        n = 8 if not a.smoke else 2
-        rows.append(b.measure(f'fast KD+LS, {n} students', 'kd', True, n=n))
-        rows.append(b.measure(f'fast KD+LS, {n} students, teacher cache', 'kd', True, n=n, cache=True))
-    hw = torch.cuda.get_device_name() if b.device.type == 'cuda' else f'{platform.machine()} CPU'
-    lines = [f'# Training speed on {hw} (torch {torch.__version__}), {b.teacher_name} -> {b.student}, '
-             f'batch {b.batch}', '']
-    lines += speed_table(add_ratios(rows))
-    print('\n'.join(lines))
-    if a.out:
-        out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
-        (out / 'speed.json').write_text(json.dumps(dict(hardware=hw, torch=torch.__version__, rows=rows), indent=1))
-        (out / 'speed.md').write_text('\n'.join(lines) + '\n')
+        for name, m, stand, kw in every_method(a.smoke, a.compile):
+            rows.append(safely(lambda: b.measure(name, m, stand, **kw), name, m, kw.get('fast', True)))
+            if a.out: write_tables(Path(a.out), b, rows)
+    write_tables(None, b, rows)
 
 if __name__ == '__main__':
     main()

@@ -9,6 +9,9 @@ def one_thread():
     yield
     torch.set_num_threads(n)
 
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'gpu: needs a CUDA device; the GPU check (benchmarks/check.py) runs these')
+
 def pytest_unconfigure(config):
     "The closing line CI reads: tests passed and tests failed (errors count as failed), after pytest's own summary."
     reporter = config.pluginmanager.get_plugin('terminalreporter')

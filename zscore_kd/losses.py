@@ -128,12 +128,13 @@ def mlkd_kd_terms(sw: Tensor, tw: Tensor, ss: Tensor, ts: Tensor,  # weak/strong
 
 # %% ../nbs/02_losses.ipynb #03cff1ca
 def _correlation_loss(zs: Tensor, zt: Tensor, T: float, kind: str, reduce: bool) -> Tensor:
-    "MLKD's class ('cc', K×K) or batch ('bc', B×B) correlation discrepancy of the softmaxes at T."
-    ps, pt = F.softmax(zs / T, dim=1), F.softmax(zt / T, dim=1)
-    if kind == 'cc': gs, gt, n = torch.mm(ps.transpose(1, 0), ps), torch.mm(pt.transpose(1, 0), pt), zt.shape[1]
-    else: gs, gt, n = torch.mm(ps, ps.transpose(1, 0)), torch.mm(pt, pt.transpose(1, 0)), zt.shape[0]
-    sq = (gt - gs) ** 2
-    return (sq.sum() if reduce else sq) / n
+    "MLKD's class ('cc', K×K) or batch ('bc', B×B) correlation discrepancy of the softmaxes at T, never in 16 bits."
+    with torch.autocast(zs.device.type, enabled=False):  # bf16 autocast would run torch.mm, hence G, in bf16
+        ps, pt = F.softmax(zs / T, dim=1), F.softmax(zt / T, dim=1)
+        if kind == 'cc': gs, gt, n = torch.mm(ps.transpose(1, 0), ps), torch.mm(pt.transpose(1, 0), pt), zt.shape[1]
+        else: gs, gt, n = torch.mm(ps, ps.transpose(1, 0)), torch.mm(pt, pt.transpose(1, 0)), zt.shape[0]
+        sq = (gt - gs) ** 2
+        return (sq.sum() if reduce else sq) / n
 
 def mlkd_correlation_terms(student_weak: Tensor, teacher_weak: Tensor, mask: Tensor, class_mask: Tensor,
                            temps, kd_weight: float, faithful: bool = True) -> tuple:

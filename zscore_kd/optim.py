@@ -51,5 +51,6 @@ def make_optimizer(family: str, model: nn.Module, extra=(), *,
         return torch.optim.SGD(list(model.parameters()) + list(extra), lr=lr, momentum=momentum,
                                weight_decay=weight_decay, fused=fused)
     if family == 'adamw':
-        return torch.optim.AdamW(adamw_param_groups(model, weight_decay, extra), lr=lr, betas=(0.9, 0.999), fused=fused)
+        return torch.optim.AdamW(adamw_param_groups(model, weight_decay, extra), lr=lr, betas=(0.9, 0.999), fused=fused,
+                                 capturable=lr_tensor_on is not None)
     raise ValueError(f"Unknown optimizer family {family!r}; choose one of {', '.join(FAMILIES)}.")
