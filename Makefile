@@ -16,8 +16,10 @@ $(STAMP): setup.py settings.ini constraints.txt
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	$(BIN)/python -m pip install --progress-bar off --disable-pip-version-check -c constraints.txt -e '.[dev]' 2>&1 \
 		| { grep -Ev 'is ignored: it is neither|^Requirement already satisfied' || true; }
-	mkdir -p $(VENV)/share/jupyter/lab/settings  # JupyterLab saves widget state with the notebook (30_explore's last values)
-	test -f $(VENV)/share/jupyter/lab/settings/overrides.json || echo '{"@jupyter-widgets/jupyterlab-manager:plugin": {"saveState": true}}' > $(VENV)/share/jupyter/lab/settings/overrides.json
+	# JupyterLab's defaults for this .venv (a user's own settings still win): save widget state with the notebook
+	# (30_explore's last values); no "Jupyter news" pop-up (fetchNews "false" = never ask), it covers the plots
+	mkdir -p $(VENV)/share/jupyter/lab/settings
+	$(BIN)/python -c "import json, pathlib; p = pathlib.Path('$(VENV)/share/jupyter/lab/settings/overrides.json'); s = json.loads(p.read_text()) if p.exists() else {}; s.setdefault('@jupyter-widgets/jupyterlab-manager:plugin', {})['saveState'] = True; s.setdefault('@jupyterlab/apputils-extension:notification', {})['fetchNews'] = 'false'; p.write_text(json.dumps(s, indent=2))"
 	touch $(STAMP)
 
 setup: $(STAMP)

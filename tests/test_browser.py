@@ -1,14 +1,18 @@
 """`nbs/30_explore.ipynb` in a real browser: headless JupyterLab on loopback, driven by Chromium through Playwright.
 
-Run all cells, then use every control as a user would: drag τ with the mouse, type out-of-range values, move K,
-student × and student +, pick another pair, flip the std toggle, page through Fig. 3, and load a distillation run,
-a vanilla run and a folder that is not a run (both runs are trained here, tiny, in a temp folder). After each
-step, once the kernel settles, the figure's own title (shown in the readout) must match the controls, and the
-plot's pixels must have changed. Any browser console error or JupyterLab log-console entry fails the test. Finally
-the notebook is saved from Lab and must carry the controls' last values as widget state, which nbconvert's HTML
-keeps. Screenshots go to `test-artifacts/` (gitignored; CI keeps them as artifacts).
+Run all cells in a 1280×800 window, check that Fig. 2's panel fits it with its legend, then use every control as a
+user would: drag τ with the mouse, type out-of-range values, move K, student × and student +, pick another pair,
+flip the std toggle, page through Fig. 3, pick a finished run from the menu, load a vanilla run and a folder that is
+not a run (both runs are trained here, tiny, in a temp folder). After each step, once the kernel settles, the
+figure's own title (shown in the readout) must match the controls, and the plot's pixels must have changed. Then
+bursts: for every slider, rapid mouse drags and typed values, and quick runs of dropdown and toggle changes; after
+each burst, once idle (kernel idle and no plot marked as behind its controls), the plot's title, the readout and
+the controls must agree: 0 stale states allowed (a screenshot of each goes to the artifacts). Any browser console
+error or JupyterLab log-console entry fails the test. Finally the notebook is saved from Lab and must carry the
+controls' last values as widget state, which nbconvert's HTML keeps. Screenshots go to `test-artifacts/`
+(gitignored; CI keeps them as artifacts).
 """
-import contextlib, json, os, re, secrets, shutil, signal, socket, subprocess, sys, time, urllib.request
+import contextlib, json, os, random, re, secrets, shutil, signal, socket, subprocess, sys, time, urllib.request
 from pathlib import Path
 
 import pytest
@@ -24,6 +28,15 @@ RUN_ENDED = ("""() => { const p = (%s)(), idle = (%s)();  // no cell queued or r
                        return idle && p.length > 0 && !p.includes('[*]:') && p.some(t => /^\\[\\d+\\]:$/.test(t)); }"""
              % (PROMPTS, IDLE))
 STDERR = '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'  # where a traceback is shown
+# settled: the kernel idle and no plot marked as behind its controls (zscore_kd.panels.BEHIND), for 0.4 s in a row
+SETTLED = ("""() => { const now = performance.now(), plots = [...document.querySelectorAll('.zkd-plot')],
+                       calm = (%s)() && plots.every(p => !p.classList.contains('zkd-behind'));
+                       if (!calm) { window.zkdCalmSince = null; return false; }
+                       window.zkdCalmSince = window.zkdCalmSince || now;
+                       return now - window.zkdCalmSince > 400; }""" % IDLE)
+HAS_OPTION = "([el, p]) => [...el.options].some(o => new RegExp(p).test(o.text.replace(/\\u00a0/g, ' ')))"
+STD_NAMES = {'Bessel, ddof=1 (code)': 'Bessel std (ddof=1, official code)',
+             'population, ddof=0 (paper)': 'population std (ddof=0, paper)'}  # toggle label -> title's words
 # at its default level: output no cell claimed (e.g. from a widget callback), errors
 LOG_ENTRIES = '.jp-LogConsolePanel .jp-OutputArea-child'
 TRAIN = """import glob, json, sys
@@ -73,9 +86,9 @@ def lab(tmp_path):
     root = tmp_path / 'root'; (root / 'nbs').mkdir(parents=True)
     shutil.copy(ROOT / 'nbs' / '30_explore.ipynb', root / 'nbs')
     settings = tmp_path / 'app-settings'; settings.mkdir()
-    # no "Jupyter news" toast; save widget state with the notebook
+    # as `make setup` writes them: no "Jupyter news" pop-up; save widget state with the notebook
     (settings / 'overrides.json').write_text(json.dumps({
-        '@jupyterlab/apputils-extension:notification': {'fetchNews': 'false', 'checkForUpdates': False},
+        '@jupyterlab/apputils-extension:notification': {'fetchNews': 'false'},
         '@jupyter-widgets/jupyterlab-manager:plugin': {'saveState': True}}))
     port, token = free_port(), secrets.token_hex(16)
     cmd = [sys.executable, '-m', 'jupyterlab', '--no-browser', '--ip=127.0.0.1', f'--port={port}',
@@ -111,11 +124,16 @@ def lab(tmp_path):
 def text(locator) -> str:
     return locator.text_content().strip()  # textContent: innerText is empty for cells scrolled out of view
 
+def settle(page):
+    "Wait until the kernel is idle and no plot is marked as behind its controls, for 0.4 s in a row."
+    page.evaluate('window.zkdCalmSince = null')
+    page.wait_for_function(SETTLED, polling=50, timeout=60000)
+
 class Panel:
     "One widget panel of the notebook: its controls, its status/readout line and its plot."
     def __init__(self, page, root, line: str):
         self.page, self.root, self.line, self.plot = (page, root, root.locator(line).first,
-                                                      root.locator('img.widget-image').first)
+                                                      root.locator('.zkd-plot img').first)
 
     def slider(self, label: str):
         return self.root.locator('.widget-slider', has=self.page.locator('.widget-label', has_text=label)).first
@@ -140,30 +158,111 @@ class Panel:
         return shot
 
     def wait(self, pattern: str, old_pixels: bytes = None, name: str = None) -> str:
-        "Wait until the line matches `pattern` and the kernel is idle; check the plot changed; save a screenshot."
+        "Wait until the line matches `pattern` and the panels settle; check the plot changed; save a screenshot."
         try:
             self.page.wait_for_function("([el, p]) => new RegExp(p).test(el.textContent)",
                                         arg=[self.line.element_handle(), pattern],
                                         timeout=60000)
         except PlaywrightTimeout:
             raise AssertionError(f'{name or "line"}: {text(self.line)!r} does not match {pattern!r}') from None
-        self.page.wait_for_function(IDLE, timeout=60000)
+        settle(self.page)
         if old_pixels is not None:  # the line is set after the plot, so the plot's src is the new picture's by now
             assert self.pixels() != old_pixels, f'the plot did not change ({name})'
         if name: self.pixels(); self.root.screenshot(path=str(ARTIFACTS / f'explore-{name}.png'))
         return text(self.line)
 
-def drag(page, slider, fraction: float):
+def drag(page, slider, fraction: float, steps: int = 12):
     "Drag a slider's handle with the mouse to `fraction` of its track, in small steps as a hand would."
     handle, track = slider.locator('.noUi-handle').first, slider.locator('.noUi-target').first
     handle.scroll_into_view_if_needed()
     box, rail = handle.bounding_box(), track.bounding_box()
     x, y = box['x'] + box['width'] / 2, box['y'] + box['height'] / 2
     page.mouse.move(x, y); page.mouse.down()
-    page.mouse.move(rail['x'] + fraction * rail['width'], y, steps=12); page.mouse.up()
+    page.mouse.move(rail['x'] + fraction * rail['width'], y, steps=steps); page.mouse.up()
 
 def title_tau(line: str) -> float:
     return float(re.match(r'τ = ([\d.]+)', line).group(1))
+
+# What a panel shows, read in one go: each slider's value (its hidden readout) and box, the dropdowns' and toggle's
+# choices, the first line of the readout/status, and the plot's title.
+SHOWN = """root => {
+    const first = el => { const d = document.createElement('div');
+                          d.innerHTML = (el?.querySelector('.widget-html-content')?.innerHTML || '').split('<br>')[0];
+                          return d.textContent.trim(); };
+    const sliders = {};
+    for (const s of root.querySelectorAll('.widget-slider'))
+        sliders[s.querySelector('.widget-label').textContent.split(' (')[0]] =
+            [s.querySelector('.widget-readout').textContent.replace('−', '-'),
+             s.parentElement.querySelector('.widget-text input').value];
+    return {sliders, menus: [...root.querySelectorAll('.widget-dropdown select')]
+                                .map(s => s.selectedOptions[0]?.text.replace(/\u00a0/g, ' ')),
+            toggle: root.querySelector('.widget-toggle-button.mod-active')?.textContent.trim(),
+            line: first(root.querySelector('.widget-html:not(.zkd-plot)')),
+            plot: root.querySelector('.zkd-plot img')?.title ?? '(the plot has no title)'};
+}"""
+
+def boxes_differ(shown: dict) -> list:
+    "The sliders whose box does not hold the slider's value (the box has 3 decimals, a log slider's readout 3 digits)."
+    return [k for k, (v, box) in shown['sliders'].items() if abs(float(box) - float(v)) > 0.006 * max(1, abs(float(v)))]
+
+def toy_differences(toy) -> list:
+    "How the toy panel's readout and plot title differ from the title its controls call for (empty: they agree)."
+    s = toy.root.evaluate(SHOWN)
+    v = {k: float(value) for k, (value, _) in s['sliders'].items()}
+    preset, shift = s['menus'][0], v['student +']
+    k = 4 if preset.startswith('Fig. 2') else int(v['K classes'])
+    title = (f"τ = {v['τ']:g}, {preset} (K = {k}), student × {v['student ×']:.3g} {'−' if shift < 0 else '+'} "
+             f"{abs(shift):g}  ·  {STD_NAMES[s['toggle']]}")
+    return ([f'readout {s["line"]!r} ≠ controls {title!r}'] * (s['line'] != title)
+            + [f'plot title {s["plot"]!r} ≠ controls {title!r}'] * (s['plot'] != title)
+            + [f'box ≠ slider: {boxes_differ(s)}'] * bool(boxes_differ(s)))
+
+def fig3_differences(fig3) -> list:
+    "How Fig. 3's status line and plot title differ from its controls: image, std, the run picked (empty: agree)."
+    s = fig3.root.evaluate(SHOWN)
+    image, run = int(float(s['sliders']['image'][0])), s['menus'][0]
+    method = run.split(', τ ')[0] if ', τ ' in run else None  # the menu's label starts with the method
+    line, std = s['line'], STD_NAMES[s['toggle']]
+    return ([f'status {line!r} ≠ plot title {s["plot"]!r}'] * (line != s['plot'])
+            + [f'status {line!r} is not image #{image}'] * (f'; image #{image} of ' not in line)
+            + [f'status {line!r} is not {std}'] * (not line.endswith(std))
+            + [f'status {line!r} is not the run picked, {run!r}'] * bool(method and f': {method}, ' not in line)
+            + [f'box ≠ slider: {boxes_differ(s)}'] * bool(boxes_differ(s)))
+
+class Bursts:
+    "Bursts of control changes; after each, once settled, every panel must agree with its controls (else: stale)."
+    def __init__(self, page, toy, fig3, seed: int = 0):
+        self.page, self.toy, self.fig3, self.rnd, self.stale, self.count = page, toy, fig3, random.Random(seed), [], 0
+
+    def check(self, panel, name: str):
+        "Once settled, compare both panels with their controls; a stale state is kept, with a screenshot of `panel`."
+        settle(self.page)
+        self.count += 1
+        wrong = toy_differences(self.toy) + fig3_differences(self.fig3)
+        if wrong:
+            self.stale.append(f'{name}: {"; ".join(wrong)}')
+            panel.root.evaluate("el => el.scrollIntoView({block: 'start'})")
+            self.page.screenshot(path=str(ARTIFACTS / f'explore-stale-{len(self.stale):02d}-{name}.png'))
+
+    def slider(self, panel, label: str, typed, n: int = 20, per_burst: int = 10):
+        "`n` rapid mouse drags, then `n` typed values (`typed(rnd)` makes one), in bursts of `per_burst`."
+        slider, box = panel.slider(label), panel.box(label).element_handle()
+        slider.scroll_into_view_if_needed()
+        handle, rail = slider.locator('.noUi-handle').first, slider.locator('.noUi-target').first.bounding_box()
+        for kind in ('drag', 'type') * (n // per_burst):
+            for _ in range(per_burst):
+                if kind == 'type': box.fill(str(typed(self.rnd))); box.press('Enter'); continue
+                grip = handle.bounding_box()
+                x, y = grip['x'] + grip['width'] / 2, grip['y'] + grip['height'] / 2
+                self.page.mouse.move(x, y); self.page.mouse.down()
+                self.page.mouse.move(rail['x'] + self.rnd.random() * rail['width'], y, steps=5)
+                self.page.mouse.up()
+            self.check(panel, f'{label}-{kind}')
+
+    def choices(self, changes: list, n: int = 10):
+        "`n` changes in quick succession, each one of `changes` (functions of the random generator)."
+        for _ in range(n): self.rnd.choice(changes)(self.rnd)
+        self.check(self.toy, 'choices')
 
 def test_explore_notebook_in_jupyterlab(lab, runs):
     assert Path(CHROMIUM).exists(), f'{CHROMIUM} is missing and ZSCORE_KD_REQUIRE_BROWSER is set: run `make browser`'
@@ -174,7 +273,7 @@ def test_explore_notebook_in_jupyterlab(lab, runs):
     start, problems = time.time(), []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        page = browser.new_page(viewport={'width': 1400, 'height': 1500})
+        page = browser.new_page(viewport={'width': 1280, 'height': 800})
         page.on('console', lambda m: m.type == 'error' and problems.append(f'console error: {m.text}'))
         page.on('pageerror', lambda e: problems.append(f'page error: {e}'))
         try:
@@ -190,10 +289,16 @@ def test_explore_notebook_in_jupyterlab(lab, runs):
             assert ran and not tracebacks(), f'a cell failed: {[t[-600:] for t in tracebacks()]}'
             print(f'run all: {time.time() - start:.1f} s')
 
-            # Fig. 2 panel
+            # Fig. 2 panel: it fits the notebook's view at 1280×800, legend (the plot's bottom) included
             toy = Panel(page, page.locator('.widget-vbox', has=page.locator('.widget-dropdown')).first, '.widget-html')
             line = toy.wait(r'^τ = 2, Fig\. 2: S1 \(K = 4\), student × 1 \+ 0  ·  Bessel std', name='start')
             assert 'KD 0.1729, KD + Z-score 0.0880' in line, line
+            toy.root.evaluate("el => el.scrollIntoView({block: 'start'})"); toy.pixels()
+            panel = toy.root.bounding_box()
+            view = page.locator('.jp-NotebookPanel .jp-WindowedPanel-outer').bounding_box()  # the notebook's view
+            page.screenshot(path=str(ARTIFACTS / 'explore-fig2-at-1280x800.png'))
+            assert panel['height'] <= view['height'], f'Fig. 2 panel: {panel["height"]} px tall, view {view["height"]}'
+            assert not page.locator('.jp-toast-message, .Toastify__toast').count(), 'a notification covers the plots'
             controls = toy.root.locator('.widget-slider, .widget-text, .widget-dropdown, .widget-toggle-buttons')
             tips = controls.evaluate_all("els => els.map(e => e.title || e.querySelector('[title]')?.title || '')")
             assert len(tips) == 10 and all(tips), f'every control needs a tooltip: {tips}'
@@ -252,20 +357,33 @@ def test_explore_notebook_in_jupyterlab(lab, runs):
             fig3.wait(rf'image #{last} of .*image = 100000 is outside 0–{last}: clamped to {last}\.', before,
                       'fig3-clamped')
 
-            # loading: another distillation run, a vanilla run, a folder that is not a run
+            # the menu of finished runs: the notebook's own run; ↻ adds a KD run copied into runs/ (its vanilla
+            # teacher, copied too, is not listed); picking it loads it
             made = runs()
+            menu = fig3.root.locator('.widget-dropdown select').first
+            options = lambda: [t.replace('\xa0', ' ') for t in menu.locator('option').all_text_contents()]
+            assert re.fullmatch(r'kd \+ Z-score, τ 2, resnet8 → resnet8, top-1 \d+\.\d\d%', options()[1]), options()
+            for run in (made['kd'], made['vanilla']): shutil.copytree(run, lab['root'] / 'runs' / Path(run).name)
+            fig3.root.locator('button:text-is("↻")').click()
+            kd_label = r'kd, τ 4, resnet8 → resnet8, top-1 \d+\.\d\d%'
+            page.wait_for_function(HAS_OPTION, arg=[menu.element_handle(), kd_label], timeout=30000)
+            labels = options()
+            assert len(labels) == 3 and labels[0] == 'pick a finished run (2 in runs/)', labels
+            before = fig3.pixels()
+            menu.select_option(index=next(i for i, label in enumerate(labels) if re.fullmatch(kd_label, label)))
+            kd_line = rf'^{Path(made["kd"]).name}: kd, resnet8 → resnet8; image #0 of 32 '
+            fig3.wait(kd_line, before, 'load-run')
+            # a vanilla run and a folder that is not a run, typed: refused in one sentence each, under the line
+            # that still says which run is shown
             path, load = (fig3.root.locator('.widget-text input[type="text"]').first,
                           fig3.root.locator('button:text-is("Load")'))
-            before = fig3.pixels()
-            path.fill(made['kd']); load.click()
-            fig3.wait(rf'^{Path(made["kd"]).name}: kd, resnet8 → resnet8; image #0 of 32 ', before, 'load-run')
             shown = fig3.plot.get_attribute('src')
             path.fill(made['vanilla']); load.click()
-            fig3.wait(rf'^{Path(made["vanilla"]).name} is a vanilla run \(no teacher\); Fig\. 3 compares a teacher '
-                      r'with its student')
+            fig3.wait(kd_line + rf'.*{Path(made["vanilla"]).name} is a vanilla run \(no teacher\); Fig\. 3 compares a '
+                      r'teacher with its student')
             assert fig3.plot.get_attribute('src') == shown, 'a refused run must leave the plot as it was'
             path.fill('/no/such/run'); load.click()
-            fig3.wait(r'^/no/such/run is not a run folder \(it has no config\.json\)', name='load-errors')
+            fig3.wait(kd_line + r'.*/no/such/run is not a run folder \(it has no config\.json\)', name='load-errors')
             assert not tracebacks() and 'Traceback' not in text(fig3.root)
 
             # the notebook saved from Lab keeps the controls' last values, and nbconvert's HTML carries them
@@ -292,6 +410,23 @@ def test_explore_notebook_in_jupyterlab(lab, runs):
             rendered = json.loads(embedded.group(1))['state']
             assert any(m['model_name'] == 'FloatSliderModel' and m['state'].get('value') == 8
                        for m in rendered.values())
+
+            # bursts: every slider dragged and typed into rapidly, then dropdowns and toggles changed in quick
+            # succession; once settled after each burst, no panel may be behind its controls
+            bursts_start, bursts = time.time(), Bursts(page, toy, fig3)
+            n_images = int(re.search(r'image #\d+ of (\d+)', text(fig3.line)).group(1))
+            typed = {'τ': lambda r: round(r.uniform(0.1, 9), 2), 'K classes': lambda r: r.randint(1, 110),  # some
+                     'student ×': lambda r: round(10 ** r.uniform(-1.1, 1.1), 3),  # outside the range: clamped
+                     'student +': lambda r: round(r.uniform(-6, 6), 1)}
+            for label, value in typed.items(): bursts.slider(toy, label, value)
+            bursts.slider(fig3, 'image', lambda r: r.randint(0, n_images + 5))
+            pairs, runs_menu = toy.root.locator('.widget-dropdown select'), menu
+            bursts.choices([lambda r: pairs.select_option(r.choice(['Fig. 2: S1', 'Fig. 2: S2', 'random',
+                                                                    'same shape, smaller range'])),
+                            lambda r: toy.root.locator('.widget-toggle-button').nth(r.randrange(2)).click(),
+                            lambda r: runs_menu.select_option(index=r.randrange(1, 3))])
+            print(f'bursts: {bursts.count} checks in {time.time() - bursts_start:.1f} s, {len(bursts.stale)} stale')
+            assert not bursts.stale, f'{len(bursts.stale)} stale states of {bursts.count}: {bursts.stale}'
 
             page.click('.lm-MenuBar-itemLabel:text-is("View")')
             page.click('.lm-Menu-itemLabel:text-is("Show Log Console")')

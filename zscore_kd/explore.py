@@ -101,11 +101,12 @@ def _fit_y(ax, values, headroom: float = 0.0, zero: bool = True):
 class ToyFigure:
     "Fig. 2's panel (raw and Z-scored softmaxes, gradients, KD against τ): one `Figure` that `update` redraws in place."
     def __init__(self, dpi: int = 100):
-        self.fig = Figure(figsize=(11, 6.5), dpi=dpi, layout='constrained')
+        self.fig = Figure(figsize=(11, 5), dpi=dpi, layout='constrained')  # fits a 1280×800 screen with controls
         self.axs, self.classes = self.fig.subplots(2, 2).ravel(), None
         self.curves = {m: (self.axs[3].plot([], [], color=c)[0], self.axs[3].plot([], [], 'o', color=c)[0])
                        for m, c in zip(MODES, (KD_COLOR, ZKD_COLOR))}
-        self.axs[3].set_xscale('log'); self.axs[3].set_xlabel('τ', fontsize=11)
+        self.axs[3].set_xscale('log'); self.axs[3].set_xlim(0.25, 16)  # kd_curve's τ range
+        self.axs[3].set_xlabel('τ', fontsize=11)
         self.axs[3].set_title('τ²·KL(teacher ‖ student) against τ', fontsize=11)
         keys = [Patch(color=TEACHER_COLOR, label='teacher'), Patch(color=STUDENT_COLOR, label='student'),
                 Line2D([], [], color=KD_COLOR, lw=6, label='KD'),
@@ -183,10 +184,10 @@ def plot_logit_bars(ax, teacher: Tensor, student: Tensor,  # (K,) logits of one 
     pair = _logit_pair(teacher, student, standardized, ddof)
     for name, v, color in zip(('teacher', 'student'), pair, (TEACHER_COLOR, STUDENT_COLOR)):
         ax.bar(k, v.numpy(), width=1.0, color=color, alpha=0.5, label=f'{name}, std. {logit_std(v):.2f}')
-    ax.axvline(target or 0, color='k', ls=':', lw=1, visible=target is not None)
+    line = ax.axvline(target or 0, color='k', ls=':', lw=1, visible=target is not None, label='true class')
     ax.set_xlim(-0.5, len(k) - 0.5); ax.set_xlabel('class', fontsize=10); ax.tick_params(labelsize=9)
     ax.set_title(title or ('Z-scored logits' if standardized else 'raw logits'), fontsize=11)
-    ax.legend(fontsize=9, loc='upper right', ncol=2)
+    ax.legend(handles=ax.containers + [line] * (target is not None), fontsize=9, loc='upper right', ncol=3)
     if ylim is None: _fit_y(ax, pair, headroom=0.3)  # room for the legend above the tallest bar
     else: ax.set_ylim(*ylim)
     return ax
