@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from zscore_kd.imagefolder import FolderLoader, load_imagefolder, make_imagefolder
 from zscore_kd.methods import make_method, method_settings
-from zscore_kd.models.imagenet import get_imagenet_model
+from zscore_kd.models import get_model
 
 
 def generate(root, classes, per_class, size, workers):
@@ -53,8 +53,8 @@ def step_rate(device, batch, crop, steps, warmup, bf16):
     "Images/s of R34 -> R18 KD+LS training steps on a fixed device batch."
     dev = torch.device(device)
     fmt = dict(memory_format=torch.channels_last)
-    student = get_imagenet_model('ResNet18').to(dev, **fmt)
-    teacher = get_imagenet_model('ResNet34').to(dev, **fmt).eval()
+    student = get_model('ResNet18', dataset='imagenet').to(dev, **fmt)
+    teacher = get_model('ResNet34', dataset='imagenet').to(dev, **fmt).eval()
     method = make_method('kd', **method_settings('kd', logit_stand=True))
     opt = torch.optim.SGD(student.parameters(), lr=0.2, momentum=0.9, weight_decay=1e-4)
     x = torch.randn(batch, 3, crop, crop, device=dev).contiguous(**fmt)

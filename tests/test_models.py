@@ -11,7 +11,6 @@ import torch.nn.functional as F
 
 from zscore_kd.models import get_model, list_models, count_params, count_macs
 from zscore_kd.checkpoints import load_teacher, save_teacher, teacher_path
-from zscore_kd.models.imagenet import get_imagenet_model, list_imagenet_models
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURE = ROOT / 'tests' / 'fixtures' / 'model_logits.pt'
@@ -177,7 +176,7 @@ def test_load_teacher_failures(tmp_path):
 def test_unknown_names():
     with pytest.raises(ValueError, match='ResNet18'): get_model('resnet18')
     with pytest.raises(ValueError, match='MobileNetV2'): get_model('mobilenetv2')
-    with pytest.raises(ValueError, match='ResNet34'): get_imagenet_model('resnet34')
+    with pytest.raises(ValueError, match='ResNet34'): get_model('resnet34', dataset='imagenet')
 
 
 def test_count_macs_keeps_mode_and_stats():
@@ -190,17 +189,17 @@ def test_count_macs_keeps_mode_and_stats():
     assert all(torch.equal(v, stats[k]) for k, v in model.state_dict().items())
 
 
-@pytest.mark.parametrize('name', list_imagenet_models())
+@pytest.mark.parametrize('name', list_models('imagenet'))
 def test_imagenet_models(name):
     import torchvision
     params = {'ResNet18': 11_689_512, 'ResNet34': 21_797_672, 'ResNet50': 25_557_032, 'ResNet101': 44_549_160,
               'MobileNetV1': 4_231_976, 'MobileNetV2': 4_231_976}
-    model = get_imagenet_model(name, num_classes=10)
-    assert count_params(get_imagenet_model(name)) == params[name]
+    model = get_model(name, num_classes=10, dataset='imagenet')
+    assert count_params(get_model(name, dataset='imagenet')) == params[name]
     mobile = name.startswith('MobileNet')
     if not mobile:
         tv = getattr(torchvision.models, name.lower())()
-        ours = get_imagenet_model(name).state_dict()
+        ours = get_model(name, dataset='imagenet').state_dict()
         assert [(k, v.shape) for k, v in tv.state_dict().items()] == [(k, v.shape) for k, v in ours.items()]
     x = torch.randn(1, 3, 224 if mobile else 64, 224 if mobile else 64)
     logits, feats = model(x, features=True)

@@ -122,10 +122,10 @@ def check_request(request: dict) -> dict:
 # %% ../nbs/06_config.ipynb #78336869
 QUICK = dict(epochs=5, teacher_epochs=10, data_args=dict(n_train=2000, n_test=1000))  # synthetic data, no preset
 
-FAMILIES = {  # recipe family -> defaults of the settings left open
-    'sgd': dict(epochs=240, batch_size=64, lr=0.05, weight_decay=5e-4, decay_at=(0.625, 0.75, 0.875)),
-    'sgd_imagenet': dict(epochs=100, batch_size=512, lr=0.2, weight_decay=1e-4, decay_at=(0.3, 0.6, 0.9)),
-    'adamw': dict(epochs=300, batch_size=128, lr=5e-4, weight_decay=0.05, min_lr=5e-6, warmup_at=20 / 300)}
+FAMILIES = {  # recipe family -> defaults of the settings left open; schedules in epochs of the family's length
+    'sgd': dict(epochs=240, batch_size=64, lr=0.05, weight_decay=5e-4, lr_decay_epochs=(150, 180, 210)),
+    'sgd_imagenet': dict(epochs=100, batch_size=512, lr=0.2, weight_decay=1e-4, lr_decay_epochs=(30, 60, 90)),
+    'adamw': dict(epochs=300, batch_size=128, lr=5e-4, weight_decay=0.05, min_lr=5e-6, warmup_epochs=20)}
 
 MOBILE_STUDENTS = ('MobileNetV2', 'ShuffleV1', 'ShuffleV2')  # mdistiller's configs train them at lr 0.01
 

@@ -24,6 +24,7 @@ class Method(nn.Module):
     name, needs_teacher, views = 'method', True, 1
     tau_keyword = 'tau'                               # the keyword `base_temp` sets (None: no temperature)
     standardized = dict(base_temp=2.0, kd_weight=9.0)  # what `logit_stand` makes the defaults (LS tools/train.py)
+    epoch_keywords = ()                               # keywords counted in epochs of the recipe: scaled with a run
     def __init_subclass__(cls, **kw):
         super().__init_subclass__(**kw)
         if 'name' in cls.__dict__: METHODS[cls.name] = cls
@@ -68,7 +69,7 @@ class KD(Method):
 # %% ../nbs/05_methods.ipynb #3a6a3f99
 class DKD(Method):
     "Decoupled KD with its linear warm-up of the distillation term."
-    name = 'dkd'
+    name, epoch_keywords = 'dkd', ('warmup',)
     def __init__(self, tau: float = 4.0, ce_weight: float = 1.0, kd_weight: float = 1.0, alpha: float = 1.0,
                  beta: float = 8.0, warmup: int = 20, logit_stand=False, ddof: int = 1):
         super().__init__(tau=tau, ce_weight=ce_weight, alpha=kd_weight * alpha, beta=kd_weight * beta,  # as they run
@@ -97,7 +98,7 @@ class MLKD(Method):
 # %% ../nbs/05_methods.ipynb #0a0bab32
 class CTKD(Method):
     "KD with a learned global temperature (curriculum temperature KD)."
-    name, tau_keyword, standardized = 'ctkd', 't_start', dict(kd_weight=9.0)
+    name, tau_keyword, standardized, epoch_keywords = 'ctkd', 't_start', dict(kd_weight=9.0), ('decay_loops',)
     def __init__(self, ce_weight: float = 0.1, kd_weight: float = 0.9, t_start: float = 1.0, t_end: float = 20.0,
                  decay_max: float = 0.0, decay_min: float = -1.0, decay_loops: int = 10, cosine_decay: bool = True,
                  logit_stand=False, ddof: int = 1):
@@ -140,7 +141,7 @@ class TAKD(Method):
 # %% ../nbs/05_methods.ipynb #693b035e
 class ATKD(Method):
     "Adaptive-temperature (spherical) KD: CE and KD on layer-normalised logits × m, weighted by α's schedule."
-    name, standardized = 'atkd', {}
+    name, standardized, epoch_keywords = 'atkd', {}, ('alpha_milestones',)
     def __init__(self, tau: float = 4.0, multiplier: float = 2.0, centered: bool = True,
                  alpha_milestones=(180, 210), alphas=ATKD_ALPHAS, eps: float = 1e-7):
         atkd_alpha(1, alpha_milestones, alphas)  # one sentence for a bad schedule, now
