@@ -44,4 +44,4 @@ def test_parameters_as_tables_not_dicts(saved):
     assert any('**The method as it ran**' in m and '| kd_weight | 9.0 |' in m for m in md), md
     assert not [t for t in text if 'IPython.core.display' in t], 'a table shows as an object in the log'
     plain = [''.join(o['data']['text/plain']) for o in outputs(saved) if o.get('output_type') == 'execute_result']
-    assert not [p for p in plain if p.lstrip().startswith('{')], 'a raw dict is still printed''
+    assert not [p for p in plain if p.lstrip().startswith('{')], 'a raw dict is still printed'

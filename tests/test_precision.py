@@ -1,7 +1,7 @@
 """Every distillation loss under bf16 autocast equals its float32 value: only the networks run in bf16, never a loss."""
 import pytest
 import torch
-from zscore_kd.methods import get_method, list_methods
+from zscore_kd.methods import list_methods, make_method, method_settings
 
 CUDA = torch.cuda.is_available()
 DEVICES = ['cpu', pytest.param('cuda', marks=[pytest.mark.gpu, pytest.mark.skipif(not CUDA, reason='needs CUDA')])]
@@ -27,7 +27,7 @@ def terms(method, s, t, y, dtype) -> dict:
 @pytest.mark.parametrize('device', DEVICES)
 @pytest.mark.parametrize('name,stand,extra', SETTINGS)
 def test_losses_under_bf16_autocast_equal_float32(name, stand, extra, device):
-    method = get_method(name, logit_stand=stand, **extra).to(device)
+    method = make_method(name, **method_settings(name, stand, method_args=extra)).to(device)
     method.set_epoch(5)  # DKD's warm-up and CTKD's gradient reversal under way
     for gap in GAPS:
         s, t, y = logits(device, gap)
