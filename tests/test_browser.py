@@ -41,8 +41,8 @@ STD_NAMES = {'Bessel, ddof=1 (code)': 'Bessel std (ddof=1, official code)',
 LOG_ENTRIES = '.jp-LogConsolePanel .jp-OutputArea-child'
 TRAIN = """import glob, json, sys
 from zscore_kd.train import fit
-r = fit(method='kd', teacher='resnet8', student='resnet8', epochs=1, teacher_epochs=1, device='cpu', seed=1,
-        data_args=dict(n_train=128, n_test=32), out_dir=sys.argv[1], progress=False)
+r = fit(method='kd', logit_stand=False, teacher='resnet8', student='resnet8', epochs=1, teacher_epochs=1, seed=1,
+        device='cpu', data_args=dict(n_train=128, n_test=32), out_dir=sys.argv[1], progress=False)
 print(json.dumps(dict(kd=r['run_dir'], vanilla=glob.glob(sys.argv[1] + '/vanilla-*')[0])))"""
 
 if not Path(CHROMIUM).exists() and os.environ.get('ZSCORE_KD_REQUIRE_BROWSER', '') in ('', '0'):

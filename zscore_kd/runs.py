@@ -96,10 +96,13 @@ def _method(v: dict, given: dict, recipe: dict) -> dict:
     s = method_settings(v['method'], v['logit_stand'], **pick, method_args=args)
     ratio = v['epochs'] / _base_epochs(v, recipe)
     for k in set(METHODS[v['method']].epoch_keywords) - set(given.get('method_args', {})):
-        x = s['method_args'][k]  # a count (a warm-up) or epochs of the run (milestones, which may be its last)
-        scaled = scale_epochs(x, ratio, v['epochs'] + 1) if isinstance(x, (list, tuple)) else max(1, round(x * ratio))
-        s['method_args'][k] = scaled
+        s['method_args'][k] = _scaled(s['method_args'][k], ratio, v['epochs'])
     return s
+
+def _scaled(x, ratio: float, epochs: int):
+    "An epoch count (a warm-up: at least 1) or epochs of a schedule (as many, within 1..epochs) at `ratio`."
+    at = lambda p: min(epochs, max(1, round(p * ratio)))
+    return tuple(map(at, x)) if isinstance(x, (list, tuple)) else max(1, round(x * ratio))
 
 # %% ../nbs/06a_runs.ipynb #e7378688
 def _models(v: dict, given: dict, recipe: dict, quick: dict) -> dict:
