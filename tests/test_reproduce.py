@@ -46,7 +46,8 @@ def test_paper_scale_dry_run_plans_table_4(tmp_path):
     assert len(commands) == 28 * 4 and all('--preset paper' in c for c in commands)
     rows = list(csv.DictReader(open(tmp_path / 'tables' / 'main_T4_paper.csv')))
     assert len(rows) == 28 and {r['n'] for r in rows} == {'0'} and {r['planned'] for r in rows} == {'4'}
-    assert not [p for p in tmp_path.iterdir() if p.name not in ('tables', 'out_20_reproduce.ipynb')]  # nothing trained
+    written = {'tables', 'out_20_reproduce.ipynb', 'summary_main_T4_paper.md'}  # the table, its page: nothing trained
+    assert not [p for p in tmp_path.iterdir() if p.name not in written]
 
 
 def test_all_tables_in_one_run(runs):
@@ -59,7 +60,7 @@ def test_all_tables_in_one_run(runs):
     assert all(s5[m]['n'] == '1' and s5[m]['best_mean'] for m in ('TAKD', 'ATKD', 'PT-Loss', 'KD+Ours', 'DKD+Ours'))
     assert len(list(runs.glob('takd-*'))) == 2  # the assistant (stage one) and the student
     page = (runs / 'summary_toy.md').read_text()
-    assert page.count('\n## ') == 12 + 8 and 'cells not run here' in page and 'LS authors (dagger' in page
+    assert page.count('\n## ') == 12 + 8 + 1 and 'cells not run here' in page and 'LS authors (dagger' in page
     figures = ('fig2', 'fig3', 'fig4', 'fig5', 'figS1', 'figS2', 'figS3', 'figS3_vit')
     assert all(f'figures/toy/{k}.png' in page for k in figures)
     hashes = [p.name.rsplit('-', 1)[1] for p in runs.iterdir() if (p / 'result.json').is_file()]
@@ -70,6 +71,7 @@ def test_paper_scale_dry_run_of_everything(tmp_path):
            out_dir=str(tmp_path),
            device='cpu', teacher_root=str(tmp_path / 'no_archive'))
     page = (tmp_path / 'summary_paper_cifar100.md').read_text()
-    assert page.count('\n## ') == 12 + 8 and '0 finished' in page and 'h on eight' in page and 'assistant runs' in page
+    assert page.count('\n## ') == 12 + 8 + 1 and '0 finished' in page and 'h on eight' in page and 'assistant runs' in page
     assert not [p for p in tmp_path.iterdir()
-                if p.name not in ('tables', 'out_20_reproduce.ipynb', 'summary_paper_cifar100.md')]
+                if p.name not in ('tables', 'figures', 'out_20_reproduce.ipynb', 'summary_paper_cifar100.md')]
+    assert sorted(p.name for p in (tmp_path / 'figures' / 'paper_cifar100').iterdir()) == ['fig2.pdf', 'fig2.png']
