@@ -14,9 +14,9 @@ from pathlib import Path
 from .paper import TABLES, FIGURES
 from .rundir import RunDir
 from .lineage import run_stages
-from .sweeps import plan, plan_figures, measured_speeds, run_hours, benchmark_speeds
+from .sweeps import plan, plan_figures, plan_estimates, speed_sources
 from .analysis import logits_of
-from .tables import cell_rows, markdown_table, write_table
+from .tables import cell_rows, duration, markdown_table, write_table
 from .display import Table
 from .figures import (load_figure_models, pooled_features, save_figure, figure_2, figure_3, figure_s1,
                                figure_4, figure_5, figure_s2, figure_s3, figure_s3_vit_runs)
@@ -43,39 +43,41 @@ def wall_hours(stages: list, hours, gpus: int) -> float:
     return sum(max(max(map(hours, s)), sum(map(hours, s)) / gpus) for s in stages if s)
 
 def campaign_summary(plans: dict, out_dir='runs') -> dict:
-    "Runs (teachers and TAKD's assistants apart), finished, left, hours on one H200 and on eight, the speeds' source."
-    stages, speeds = run_stages(unique_configs(plans)), measured_speeds(out_dir)
-    bench = benchmark_speeds()
-    est = {RunDir(c).hash: run_hours(c, speeds, 'cuda', bench) for s in stages for c in s}
-    h = lambda c: est[RunDir(c).hash][0]
+    "Runs (teachers and TAKD's assistants apart), finished, left; hours on their devices and on one H200 (and eight)."
+    stages = run_stages(unique_configs(plans))
+    here, h200 = plan_estimates([c for s in stages for c in s], out_dir)
     left = [[c for c in s if not RunDir(c).finished] for s in stages]
-    sources = collections.Counter(src for _, src in est.values())  # measured | benchmark | assumed
+    on = lambda est: lambda c: est[RunDir(c).hash].hours
     return dict(runs=len(stages[2]), teacher_runs=len(stages[0]), assistant_runs=len(stages[1]),
-                finished=len(est) - sum(map(len, left)),
+                finished=len(here) - sum(map(len, left)),
                 left=sum(map(len, left)), not_runnable=sum(p.config is None for ps in plans.values() for p in ps),
-                gpu_hours=sum(h(c) for s in stages for c in s), h200_1=wall_hours(stages, h, 1),
-                h200_8=wall_hours(stages, h, 8),
-                h200_1_left=wall_hours(left, h, 1), h200_8_left=wall_hours(left, h, 8),
-                speed=', '.join(f'{n} runs {k}' for k, n in sorted(sources.items())))
+                device=sorted({e.device for e in here.values()}), hours=wall_hours(stages, on(here), 1),
+                hours_left=wall_hours(left, on(here), 1), speed_here=speed_sources(here.values()),
+                gpu_hours=sum(e.hours for e in h200.values()), h200_1=wall_hours(stages, on(h200), 1),
+                h200_8=wall_hours(stages, on(h200), 8),
+                h200_1_left=wall_hours(left, on(h200), 1), h200_8_left=wall_hours(left, on(h200), 8),
+                speed=speed_sources(h200.values()))
 
 # %% ../nbs/09d_campaign.ipynb #13a7a350
 def _title(key: str) -> str: return TABLES[key].title if key in TABLES else FIGURES[key][0]
 
 def campaign_rows(plans: dict, out_dir='runs') -> list:
-    "One row per table and figure: cells, cells not run here, distinct runs, finished, GPU-hours on one H200, why not."
-    speeds, bench, rows = measured_speeds(out_dir), benchmark_speeds(), []
+    "One row per table and figure: cells, cells not run here, distinct runs, finished, hours (its devices, one H200)."
+    here, h200 = plan_estimates([c for s in run_stages(unique_configs(plans)) for c in s], out_dir)
+    rows = []
     for key, ps in plans.items():
         cs = [c for s in run_stages(unique_configs({key: ps})) for c in s]
         cells = list({id(p.cell): p.cell for p in ps}.values())
         rows.append(dict(key=key, title=_title(key), cells=len(cells), not_run=sum(c.why_not != '' for c in cells),
-                         runs=len(cs),
-                         finished=sum(RunDir(c).finished for c in cs),
-                         gpu_hours=sum(run_hours(c, speeds, 'cuda', bench)[0] for c in cs),
+                         runs=len(cs), finished=sum(RunDir(c).finished for c in cs),
+                         hours=sum(here[RunDir(c).hash].hours for c in cs),
+                         gpu_hours=sum(h200[RunDir(c).hash].hours for c in cs),
                          note=TABLES[key].why_not if key in TABLES else ''))
     return rows
 
 CAMPAIGN_COLUMNS = {'key': 'key', 'title': 'title', 'cells': 'cells', 'not run here': 'not_run', 'runs': 'runs',
-                    'finished': 'finished', 'GPU-h (one H200)': lambda r: f"{r['gpu_hours']:.2f}", 'note': 'note'}
+                    'finished': 'finished', 'time (est.)': lambda r: duration(r['hours']),
+                    'GPU-h (one H200)': lambda r: f"{r['gpu_hours']:.2f}", 'note': 'note'}
 
 # %% ../nbs/09d_campaign.ipynb #cced6328
 def _draw(fig_plans: dict, which: str, image_index: int, tsne_limit: int, bins: int) -> tuple:
@@ -117,6 +119,7 @@ def summary_markdown(plans: dict, figures: dict, summary: dict, name: str, capti
     out = [f"# Every table and figure: {name}", '', caption, '',
            f"{summary['runs']} runs, {summary['teacher_runs']} teacher and {summary['assistant_runs']} assistant runs; "
            f"{summary['finished']} finished, {summary['left']} left; {summary['not_runnable']} cells not run here; "
+           f"about {duration(summary['hours'])} on {'/'.join(summary['device'])} (speeds: {summary['speed_here']}); "
            f"{summary['h200_1']:.2f} h on one H200, {summary['h200_8']:.2f} h on eight (speeds: {summary['speed']})."]
     for key in [k for k in TABLES if k in plans]:
         out += ['', f'## {_title(key)}', '']

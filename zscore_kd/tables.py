@@ -153,7 +153,8 @@ def _setting(r: dict) -> str: return '' if r['tau'] is None else f"τ={r['tau']:
 
 PLAN_COLUMNS = {'method': 'row', 'teacher → student': lambda r: f"{r['teacher']} → {r['student']}", 'setting': _setting,
                 'seed': 'seed',
-                'folder': 'folder', 'status': 'status', 'time (est.)': lambda r: duration(r['hours']), 'speed': 'speed',
+                'folder': 'folder', 'status': 'status', 'time (est.)': lambda r: duration(r['hours']),
+                'speed (est.)': lambda r: f"{r['images_per_s']:,.0f} img/s, {r['speed']}" if r['images_per_s'] else '',
                 'why not (and the recipe)': lambda r: r['command'] if r['status'] == 'not runnable' else ''}
 CATALOG_COLUMNS = {'key': 'key', 'title': 'title', 'cells': 'cells', 'not run here': 'not_run',
                    'runs (paper scale)': 'runs', 'note': 'note'}
