@@ -14,7 +14,7 @@ from pathlib import Path
 from .paper import TABLES, FIGURES
 from .rundir import RunDir
 from .lineage import run_stages
-from .sweeps import plan, plan_figures, plan_estimates, speed_sources
+from .sweeps import plan, plan_figures, plan_estimates, speed_sources, check_data_args
 from .analysis import logits_of
 from .tables import cell_rows, duration, markdown_table, write_table
 from .display import Table
@@ -30,8 +30,10 @@ def plan_all(scale: str = 'toy', seeds: int = None, dataset: str = 'synthetic', 
 def plans_for(table: str, scale: str = 'toy', seeds: int = None, dataset: str = 'synthetic', gpus: int = 0,
               **common) -> dict:
     "Key -> planned runs: of `table`, or with table='all' of every table and figure."
-    if table == 'all': return plan_all(scale, seeds, dataset, **common)
-    return {table: plan(table, scale, seeds, dataset, gpus, **common)}
+    plans = plan_all(scale, seeds, dataset, **common) if table == 'all' else {
+        table: plan(table, scale, seeds, dataset, gpus, **common)}
+    check_data_args([p for ps in plans.values() for p in ps], common.get('data_args', {}))
+    return plans
 
 def unique_configs(plans: dict) -> list:
     "Every run the plans need, once: a run shared by several tables and figures (one hash) is one run."

@@ -94,8 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     "The command line of one run: one option per parameter, grouped as `06_config.GROUPS`."
     ap = argparse.ArgumentParser(prog='python -m zscore_kd', allow_abbrev=False,
                                  description='Train one distillation run (the parameters of nbs/10_train.ipynb).',
-                                 epilog='python -m zscore_kd methods: the distillers and their recipes. Settings left '
-                                        'out take the recipe\'s values; the run prints them all before it starts.')
+                                 epilog='python -m zscore_kd methods: the distillers and their recipes; python -m '
+                                        'zscore_kd runs: the run folders and their status. Settings left out take '
+                                        'the recipe\'s values; the run prints them all before it starts.')
     ap.add_argument('-c', '--config', metavar='FILE', help='a YAML file of settings (the same names); the command '
                     'line wins', default=argparse.SUPPRESS)
     groups = {g: ap.add_argument_group(g, about) for g, about in GROUPS.items()}
@@ -173,11 +174,28 @@ def _methods() -> int:
     print(Table(rows, title='Methods (python -m zscore_kd --method NAME); with logit_stand: τ 2, λ_KD 9'))
     return 0
 
+def _runs(argv: list) -> int:
+    "Print the run folders of --out-dir, one row each (`09_analysis.list_runs`), after --help has been answered."
+    ap = argparse.ArgumentParser(prog='python -m zscore_kd runs', allow_abbrev=False,
+                                 description='The run folders: name, method, τ, λ, teacher → student, data, '
+                                             'epochs, final and best top-1, status (running, failed, stale, '
+                                             'finished, stopped).')
+    ap.add_argument('--out-dir', default='runs', metavar='DIR', help="the runs' folder (default: runs)")
+    ap.add_argument('--out_dir', dest='out_dir', help=argparse.SUPPRESS)
+    ap.add_argument('--table', metavar='KEY', help='only the runs planned for this table or figure, e.g. main_T4')
+    ap.add_argument('--method', metavar='NAME', help='only this method, e.g. kd (or kd+zscore: with that mode)')
+    a = ap.parse_args(argv)
+    from zscore_kd.analysis import list_runs  # torch and the plans: only once there is something to list
+    try: print(list_runs(a.out_dir, a.table, a.method))
+    except ValueError as e: return _error(str(e))
+    return 0
+
 # %% ../nbs/07a_cli.ipynb #c1c61e04
 def main(argv=None) -> int:
     "Train one run from command-line arguments; under torchrun, one process of it. The first process prints the result."
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ['methods']: return _methods()
+    if argv[:1] == ['runs']: return _runs(argv[1:])
     request = parse_request(argv)
     from zscore_kd.distributed import torchrun_env, shutdown  # the heavy imports, after --help has been answered
     from zscore_kd.runs import resolve_config
