@@ -305,7 +305,6 @@ VIT_TEACHER = {'epochs': (300, f'{R56}:12'), 'batch_size': (128, f'{R56}:19'), '
                'min_lr': (0.0, f'{PYCLS}:140')}
 
 
-@pytest.mark.xfail(strict=True, reason="the ViT students' ResNet-56 still trains with mdistiller's step recipe")
 @pytest.mark.parametrize('student', sorted(VIT))
 def test_the_vit_students_teacher_trains_with_the_references_recipe(student):
     teacher = resolved('supp_T4')[('resnet56', student, 'KD')]['teacher_run']

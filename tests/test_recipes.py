@@ -22,7 +22,7 @@ def one(method, teacher, student, stand='none'):
 
 
 def test_keys_unique_and_every_row_says_who_produced_the_number():
-    keys = [(r['method'], r['teacher'], r['student'], r['logit_stand']) for r in ROWS]
+    keys = [(r['method'], r['teacher'], r['student'], r['logit_stand'], r['role'] or '') for r in ROWS]
     assert len(keys) == len(set(keys))
     assert all(r['produced_by'] for r in ROWS)
     assert not [r for r in ROWS if 'SPEC' in r['source'] + r['note']]  # real sources only

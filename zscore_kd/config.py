@@ -53,7 +53,8 @@ class RunConfig:
     teacher_epochs: int = setting(None, integer(1, none=True), 'epochs of a teacher trained on the fly (None: '
                                   "10 quick, else the teacher's recipe)", 'models')
     teacher_checkpoint: str = setting(None, text(none=True), 'a pycls (model_state) or mdistiller (model) '
-                                      "ResNet-56 file for the ViT students' teacher", 'models')
+                                      "ResNet-56 file for the ViT students' teacher (None: one trained with the "
+                                      "reference's recipe)", 'models')
     teacher_bn_train: bool = setting(None, flag(none=True), "the teacher's BatchNorm in training mode while "
                                      'distilling (None: True for ViT students, as the reference)', 'models')
     teacher_root: str = setting('data/teachers', text(), 'the cifar_teachers archive (relative: inside the '
@@ -64,6 +65,10 @@ class RunConfig:
                              'the repository)', 'data')
     data_args: dict = setting({}, mapping(), "knobs of the data, e.g. {'n_train': 20000} (synthetic; empty: 2,000 "
                               "images quick); ImageNet: crop_size, loader, workers", 'data')
+    augment: str = setting(None, one_of(None, 'standard', 'rand_augment'), "training views: standard (mdistiller's "
+                           "crop + flip, the dataset's mean/std) | rand_augment (the reference's timm RandAugment "
+                           "pipeline, ImageNet's mean/std; None: rand_augment for the ViT students and their teacher)",
+                           'data')
     epochs: int = setting(None, integer(1, none=True), 'None: 5 quick on synthetic data, else the recipe (240; '
                           'MLKD 480; ImageNet 100; ViT 300)', 'optimisation')
     batch_size: int = setting(None, integer(1, none=True), 'the global batch, split over the processes of a '
@@ -78,9 +83,18 @@ class RunConfig:
                                   'optimisation')
     optimizer: str = setting(None, one_of(None, 'sgd', 'adamw'), 'recipe family: sgd (mdistiller) | adamw (the ViT '
                              'recipe; None: adamw for the ViT students)', 'optimisation')
-    warmup_epochs: int = setting(None, integer(0, none=True), 'adamw: warm-up epochs (None: 20 of 300, scaled to '
-                                 '`epochs`)', 'optimisation')
-    min_lr: float = setting(None, number(ge=0, none=True), "adamw: the cosine's floor (None: 5e-6)", 'optimisation')
+    warmup_epochs: int = setting(None, integer(0, none=True), 'cosine schedule: warm-up epochs (None: AdamW 20 of 300, '
+                                 'scaled to `epochs`; SGD 0)', 'optimisation')
+    min_lr: float = setting(None, number(ge=0, none=True), "cosine schedule: the floor (None: AdamW 5e-6; SGD 0)",
+                            'optimisation')
+    lr_schedule: str = setting(None, one_of(None, 'step', 'cosine'), 'step: lr_decay_epochs (mdistiller) | cosine: '
+                               'warm-up, then a cosine to min_lr (the reference; None: step for SGD, cosine for AdamW)',
+                               'optimisation')
+    nesterov: bool = setting(None, flag(none=True), "SGD with Nesterov momentum (None: False; the ViT students' "
+                             'teacher: True, as pycls)', 'optimisation')
+    filter_bias_and_bn: bool = setting(None, flag(none=True), "no weight decay on 1-D parameters, biases and tokens "
+                                       "(timm's name; None: True for AdamW and the ViT students' teacher)",
+                                       'optimisation')
     seed: int = setting(0, integer(0), 'initial weights, data order and augmentation', 'optimisation')
     deterministic: bool = setting(False, flag(), 'deterministic GPU kernels (the CPU path always is)', 'optimisation')
     device: str = setting('auto', text(), 'auto | cpu | cuda | cuda:N', 'speed')
@@ -123,8 +137,10 @@ def check_request(request: dict) -> dict:
 QUICK = dict(epochs=5, teacher_epochs=10, data_args=dict(n_train=2000, n_test=1000))  # synthetic data, no preset
 
 FAMILIES = {  # recipe family -> defaults of the settings left open; schedules in epochs of the family's length
-    'sgd': dict(epochs=240, batch_size=64, lr=0.05, weight_decay=5e-4, lr_decay_epochs=(150, 180, 210)),
-    'sgd_imagenet': dict(epochs=100, batch_size=512, lr=0.2, weight_decay=1e-4, lr_decay_epochs=(30, 60, 90)),
+    'sgd': dict(epochs=240, batch_size=64, lr=0.05, weight_decay=5e-4, lr_decay_epochs=(150, 180, 210),
+                warmup_epochs=0, min_lr=0.0),  # the cosine's, with lr_schedule='cosine' (pycls/core/config.py)
+    'sgd_imagenet': dict(epochs=100, batch_size=512, lr=0.2, weight_decay=1e-4, lr_decay_epochs=(30, 60, 90),
+                         warmup_epochs=0, min_lr=0.0),
     'adamw': dict(epochs=300, batch_size=128, lr=5e-4, weight_decay=0.05, min_lr=5e-6, warmup_epochs=20)}
 
 MOBILE_STUDENTS = ('MobileNetV2', 'ShuffleV1', 'ShuffleV2')  # mdistiller's configs train them at lr 0.01

@@ -15,7 +15,8 @@ from .models.imagenet import teacher_file as torchvision_file
 from .methods import METHODS
 from .recipes import find_recipe
 from .config import RunConfig
-from .runs import resolve_config, input_pipeline
+from .models import list_models
+from .runs import resolve_config, input_pipeline, teacher_recipe
 from .rundir import RunDir
 
 # %% ../nbs/06d_lineage.ipynb #571e2700
@@ -29,6 +30,9 @@ def teacher_config(config: RunConfig) -> RunConfig:
     "The vanilla run that trains `config.teacher` (seed 0, shared by all its students)."
     shared = {k: getattr(config, k) for k in SHARED_FIELDS if k not in ABOUT_TEACHER}
     run = dict(method='vanilla', student=config.teacher, seed=0, speed=config.speed, epochs=config.teacher_epochs)
+    if config.student in list_models('vit'):  # the reference's recipe, given; the run's sizes as every teacher's
+        recipe = {k: v for k, v in teacher_recipe(config).items() if k not in {*run, *shared} and v not in ((), {})}
+        return resolve_config(**run, **shared, **recipe, check_device=False)
     published = config.dataset != 'synthetic' and find_recipe(RunConfig(method='vanilla', teacher=None,
                                                                          student=config.teacher)) is not None
     return resolve_config(**run, **shared, preset='paper' if published else None, check_device=False)
@@ -53,7 +57,8 @@ def teacher_source(config: RunConfig) -> str | None:
     if METHODS[config.method].assistant(config.method_args) is not None: return 'assistant'
     if config.teacher_checkpoint is not None: return 'checkpoint'
     if config.dataset == 'imagenet': return 'torchvision'
-    return 'run' if config.dataset == 'synthetic' or not archived(config) else 'archive'
+    own = config.dataset == 'synthetic' or config.student in list_models('vit')  # the archive's is mdistiller's
+    return 'run' if own or not archived(config) else 'archive'
 
 # %% ../nbs/06d_lineage.ipynb #455d2549
 @dataclass(frozen=True)

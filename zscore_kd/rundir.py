@@ -18,7 +18,8 @@ from .config import RunConfig
 
 # %% ../nbs/06c_rundir.ipynb #f397ae94
 _NOT_HASHED = ('out_dir', 'data_root', 'teacher_root', 'preset', 'speed', 'request')
-_HASHED_WHEN_SET = {}  # a setting added later -> its default: hashed only when it differs (earlier hashes stay)
+# a setting added later -> its default: hashed only when it differs (earlier hashes stay)
+_HASHED_WHEN_SET = {'nesterov': False, 'lr_schedule': 'step', 'filter_bias_and_bn': False, 'augment': 'standard'}
 
 def config_hash(config: RunConfig) -> str:
     "12-hex-digit hash of the result-relevant fields of a resolved config."

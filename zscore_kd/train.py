@@ -22,7 +22,7 @@ from .optim import make_optimizer, step_lr, warmup_cosine_lr
 from .distributed import (Dist, all_sum, barrier, broadcast_buffers, init_distributed, local_batch,
                                    rank_device, torchrun_env, wrap_ddp)
 from .config import RunConfig
-from .runs import resolve_config, build_method, build_model, input_pipeline
+from .runs import resolve_config, build_method, build_model, input_pipeline, input_normalization
 from .rundir import RunDir, environment, lock_runs, write_json
 from .lineage import SHARED_FIELDS, group_key, input_files, lineage
 from .teachers import get_teacher, teacher_logits_fn
@@ -30,8 +30,8 @@ from .steps import EagerSteps, StepGraphs
 
 # %% ../nbs/07_train.ipynb #612240fc
 def lr_at(config: RunConfig, epoch: int) -> float:
-    "The learning rate of 1-based `epoch`: mdistiller's step decay (sgd) or the ViT recipe's warm-up + cosine (adamw)."
-    if config.optimizer == 'adamw':
+    "The learning rate of 1-based `epoch`: mdistiller's step decay or the reference's warm-up + cosine (lr_schedule)."
+    if config.lr_schedule == 'cosine':
         return warmup_cosine_lr(epoch, config.lr, config.epochs, config.warmup_epochs, config.min_lr)
     return step_lr(epoch, config.lr, config.lr_decay_epochs, config.lr_decay_rate)
 
@@ -86,6 +86,7 @@ class Learner:
         graphs = config.cuda_graphs and dev.type == 'cuda'  # fused SGD/AdamW with a device-tensor lr is capturable
         self.opt = make_optimizer(config.optimizer, self.model, self.method.extra_parameters(), lr=config.lr,
                                   weight_decay=config.weight_decay, momentum=config.momentum,
+                                  nesterov=config.nesterov, filter_bias_and_bn=config.filter_bias_and_bn,
                                   lr_tensor_on=dev if graphs else None)
         self.forward = torch.compile(ddp, mode='max-autotune-no-cudagraphs') if config.compile else ddp
         self.autocast, self.sums = autocast_for(config), torch.zeros(4, device=dev)  # loss × n, correct, non-finite, n
@@ -162,7 +163,8 @@ def _finish(self: Learner, teacher_info: dict, graphs_fallback: str = None) -> d
     if not self.dist.main: return None
     self.run.save_student('final', self.model, last['epoch'], last['test_top1'])
     if self.c.method == 'vanilla': save_teacher(self.model, self.c.student, self.run.path / 'teacher',
-                                                epoch=last['epoch'], accuracy=last['test_top1'])
+                                                epoch=last['epoch'], accuracy=last['test_top1'],
+                                                normalization=input_normalization(self.c))
     steady = h[1:] or h
     result = dict(hash=self.run.hash, run_dir=str(self.run.path), config=dataclasses.asdict(self.c),
                   method=self.method.hparams, teacher=teacher_info,
