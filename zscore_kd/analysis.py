@@ -21,7 +21,8 @@ from .display import Table
 from .methods import METHODS
 from .config import RunConfig, config_from_dict, settings
 from .paper import TABLES, FIGURES
-from .runs import build_model
+from .runs import build_model, input_normalization, input_pipeline
+from .teachers import Renormalize
 from .rundir import RunDir, config_hash, read_json
 from .lineage import input_files
 from .sweeps import SCALES, plan, plan_figures, teacher_runs
@@ -57,14 +58,19 @@ def load_run(run_dir, which: str = 'best') -> SimpleNamespace:
         raise FileNotFoundError(f'{path} has no student_{which}.pth yet; '
                                 + ('let the run finish an epoch.' if which == 'best' else
                                 'let the run finish (or use which="best").'))
+    if input_pipeline(c)[0] != 'cifar':
+        raise ValueError(f'{path.name} is a run of the ViT students, whose views are upscaled: its logits cannot be '
+                         'shown here (its history is in metrics.jsonl); load a run of the CIFAR networks.')
     data = _dataset(c.dataset, c.data_root, json.dumps(c.data_args, sort_keys=True))
     student = build_model(c, data.num_classes)
     try: student.load_state_dict(torch.load(ckpt, map_location='cpu', weights_only=True)['model'])
     except Exception as e: raise ValueError(_unreadable(ckpt, which, e)) from None
     teacher = load_teacher(info.get('name') or c.teacher, path.parent / info['root'],
                            num_classes=data.num_classes) if info else None
-    result = read_json(path / 'result.json')
-    return SimpleNamespace(path=path, config=c, result=result, data=data, student=student.eval(), teacher=teacher)
+    as_trained = lambda m, own: m if m is None or own == 'cifar100' else Renormalize(m, 'cifar100', own).eval()
+    return SimpleNamespace(path=path, config=c, result=read_json(path / 'result.json'), data=data,
+                           student=as_trained(student.eval(), input_normalization(c)),
+                           teacher=as_trained(teacher, (info or {}).get('normalization', 'cifar100')))
 
 # %% ../nbs/09_analysis.ipynb #f85d7182
 @torch.no_grad()

@@ -14,6 +14,7 @@ from .explore import (PRESETS, ToyFigure, ExampleFigure, preset_logits, kd_summa
 from .zscore import stand_mode
 from .analysis import load_run, run_logits
 from .files import home_path
+from .models import list_models
 from .methods import METHODS
 from .rundir import registry
 
@@ -176,10 +177,10 @@ def method_name(method: str, logit_stand) -> str:
     return method + {'none': '', 'zscore': ' + Z-score'}.get(stand_mode(logit_stand), f' + {logit_stand}')
 
 def finished_runs(out_dir='runs') -> list:
-    "(label, folder) of each finished distillation run in `out_dir`; label: method, τ, teacher → student, top-1."
+    "(label, folder) of each finished distillation run of the CIFAR networks in `out_dir` (method, τ, pair, top-1)."
     runs = []
-    for r in registry(out_dir):
-        if r['status'] != 'finished' or r['teacher'] is None: continue
+    for r in registry(out_dir):  # a ViT student's views are upscaled: analysis.load_run does not show them
+        if r['status'] != 'finished' or r['teacher'] is None or r['student'] in list_models('vit'): continue
         c = r['config']
         learned = getattr(METHODS.get(c['method']), 'tau_keyword', 'tau') != 'tau'  # CTKD: base_temp starts a learned τ
         tau = 'learned' if learned or c.get('base_temp') is None else f"{c['base_temp']:g}"
