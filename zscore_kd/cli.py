@@ -7,7 +7,7 @@ __all__ = ['LAUNCH', 'parameters', 'parameters_cell', 'write_parameters_cell', '
            'build_parser', 'parse_request', 'torchrun_command', 'train_with_torchrun', 'main', 'torchrun_job']
 
 # %% ../nbs/07a_cli.ipynb #f8156794
-import argparse, json, subprocess, sys, textwrap
+import argparse, dataclasses, json, subprocess, sys, textwrap
 from pathlib import Path
 
 import yaml
@@ -138,7 +138,7 @@ def torchrun_command(config: RunConfig, gpus: int, torchrun_args=(), force_reuse
     "The torchrun command that trains the resolved `config` on `gpus` processes per machine."
     launch = list(torchrun_args) or ['--standalone']  # one machine: a free local port; several: the rendezvous
     return [sys.executable, '-m', 'torch.distributed.run', f'--nproc_per_node={gpus}', *launch, '-m', 'zscore_kd',
-            '--resolved', json.dumps(config.__dict__ | {'request': config.request}, default=list),
+            '--resolved', json.dumps(dataclasses.asdict(config)),
             *(['--force-reuse'] if force_reuse else [])]
 
 def _failure(lines: list, status: int) -> Exception:

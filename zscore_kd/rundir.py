@@ -22,11 +22,14 @@ _NOT_HASHED = ('out_dir', 'data_root', 'teacher_root', 'preset', 'speed', 'reque
 _HASHED_WHEN_SET = {'nesterov': False, 'lr_schedule': 'step', 'filter_bias_and_bn': False, 'augment': 'standard'}
 
 def config_hash(config: RunConfig) -> str:
-    "12-hex-digit hash of the result-relevant fields of a resolved config."
+    "12-hex-digit hash of the result-relevant fields of a resolved config (kept on the frozen config once computed)."
+    if (h := config.__dict__.get('_hash')) is not None: return h  # planning a paper sweep asks it ~10^5 times
     d = {k: v for k, v in dataclasses.asdict(config).items()
          if k not in _NOT_HASHED and not (k in _HASHED_WHEN_SET and v == _HASHED_WHEN_SET[k])}
     d['device'] = torch.device(d['device']).type
-    return hashlib.sha1(json.dumps(d, sort_keys=True, default=list).encode()).hexdigest()[:12]
+    h = hashlib.sha1(json.dumps(d, sort_keys=True, default=list).encode()).hexdigest()[:12]
+    object.__setattr__(config, '_hash', h)  # not a field: not compared, saved or hashed itself
+    return h
 
 def write_json(path, obj):
     "Write `obj` as indented JSON, atomically."
