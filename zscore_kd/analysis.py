@@ -21,7 +21,8 @@ from .display import Table
 from .methods import METHODS
 from .config import RunConfig, config_from_dict, settings
 from .paper import TABLES, FIGURES
-from .runs import build_model, input_normalization, input_pipeline
+from .models import list_models
+from .runs import build_model, input_normalization
 from .teachers import Renormalize
 from .rundir import RunDir, config_hash, read_json
 from .lineage import input_files
@@ -58,7 +59,7 @@ def load_run(run_dir, which: str = 'best') -> SimpleNamespace:
         raise FileNotFoundError(f'{path} has no student_{which}.pth yet; '
                                 + ('let the run finish an epoch.' if which == 'best' else
                                 'let the run finish (or use which="best").'))
-    if input_pipeline(c)[0] != 'cifar':
+    if c.student in list_models('vit'):
         raise ValueError(f'{path.name} is a run of the ViT students, whose views are upscaled: its logits cannot be '
                          'shown here (its history is in metrics.jsonl); load a run of the CIFAR networks.')
     data = _dataset(c.dataset, c.data_root, json.dumps(c.data_args, sort_keys=True))

@@ -90,7 +90,8 @@ def _draw(fig_plans: dict, which: str, image_index: int, tsne_limit: int, bins: 
     feats = {k: pooled_features(loaded.models[k], x[:tsne_limit]) for k in
              ['Teacher (vanilla)'] + [f'{m}{o}' for m in ('KD', 'KD+CTKD', 'DKD', 'MLKD') for o in ('', '+Ours')]}
     (fig3, stats3), (figS1, stats_s1) = figure_3(logits, y, image_index), figure_s1(logits, y)
-    figs = dict(fig3=fig3, fig4=figure_4(feats, y[:tsne_limit]), fig5=figure_5(logits, loaded.models, bins), figS1=figS1,
+    figs = dict(fig3=fig3, fig4=figure_4(feats, y[:tsne_limit]), fig5=figure_5(logits, loaded.models, bins),
+                figS1=figS1,
                 figS2=figure_s2(logits, bins), figS3=figure_s3({k: loaded.histories[k] for k in ('KD', 'KD+Ours')}),
                 figS3_vit=figure_s3_vit_runs(fig_plans['figS3_vit']))  # the ViT students: their own runs
     return figs, dict(fig3=stats3, figS1=stats_s1)
@@ -129,7 +130,8 @@ def summary_markdown(plans: dict, figures: dict, summary: dict, name: str, capti
         if plans[key]: out.append(markdown_table(cell_rows(plans[key])))
     for key in [k for k in FIGURES if k in plans]:
         out += ['', f'## {_title(key)}', '',
-                f'![{key}](figures/{name}/{key}.png)' if key in figures else '*not drawn yet: its runs are not all finished*']
+                f'![{key}](figures/{name}/{key}.png)' if key in figures
+                else '*not drawn yet: its runs are not all finished*']
     return '\n'.join(out + ['', "## Who produced the paper's numbers", '', producers_table(plans).markdown()]) + '\n'
 
 # %% ../nbs/09d_campaign.ipynb #7b301795

@@ -42,7 +42,7 @@ def write_parameters_cell(path='nbs/10_train.ipynb'):
     Path(path).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n')
 
 def notebook_request(ns: dict) -> dict:
-    "The run settings a notebook's namespace asks for: each parameter injected by papermill or changed from its default."
+    "The run settings a notebook's namespace asks for: each parameter papermill injected or changed from its default."
     check_parameters(ns, **{k: rule for k, (_, rule, *_) in parameters().items()})
     injected, table = injected_names(ns), settings()
     return run_request({k: ns[k] for k, (default, *_) in parameters().items() if k in injected or ns[k] != default})

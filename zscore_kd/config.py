@@ -41,7 +41,8 @@ class RunConfig:
                                "logit_stand, else the method's recipe)", 'method')
     ce_weight: float = setting(None, number(gt=0, none=True), "λ_CE (None: the method's recipe)", 'method')
     method_args: dict = setting({}, mapping(), "the method's other keywords, e.g. {'beta': 2.0} (DKD), "
-                                "{'faithful': False} (MLKD), {'t_end': 30} (CTKD), {'assistant': 'vgg13'} (TAKD)", 'method')
+                                "{'faithful': False} (MLKD), {'t_end': 30} (CTKD), {'assistant': 'vgg13'} (TAKD)",
+                                'method')
     preset: str = setting(None, one_of(None, 'paper'), "'paper': the published recipe of (method, teacher, student) "
                           'for every setting left at None', 'method')
     teacher: str = setting('resnet8', text(none=True), 'zoo name of the teacher (ignored without one: vanilla); '

@@ -28,6 +28,7 @@ class Table:
         widths = [max(map(len, [h, *(cells[i] for cells in self.cells)])) for i, h in enumerate(self.columns)]
         line = lambda cells: '  '.join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
         rule = '  '.join('-' * w for w in widths)
-        return '\n'.join(([self.title] if self.title else []) + [line(list(self.columns)), rule] + [line(c) for c in self.cells])
+        head = ([self.title] if self.title else []) + [line(list(self.columns)), rule]
+        return '\n'.join(head + [line(c) for c in self.cells])
     def _repr_markdown_(self): return self.markdown()
     def __repr__(self): return self.text()

@@ -198,7 +198,8 @@ def _first(*values):
 
 def _like(value, default):
     "`value` as a float where the default is one (2 and 2.0 are one setting, and one run)."
-    return float(value) if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool) else value
+    whole = isinstance(value, int) and not isinstance(value, bool)
+    return float(value) if isinstance(default, float) and whole else value
 
 def method_settings(name: str, logit_stand=True, base_temp: float = None, kd_weight: float = None,
                     ce_weight: float = None, method_args: dict = None) -> dict:

@@ -49,7 +49,7 @@ def number(gt: float = None, ge: float = None, lt: float = None, le: float = Non
     "A finite int or float within the bounds given: > gt or >= ge, < lt or <= le."
     low = f'> {gt}' if gt is not None else f'>= {ge}' if ge is not None else ''
     high = f'< {lt}' if lt is not None else f'<= {le}' if le is not None else ''
-    what = 'a finite number' + (f' {low}' if low else '') + (' and' if low and high else '') + (f' {high}' if high else '')
+    what = 'a finite number' + ''.join(f' {w}' for w in (low, 'and' if low and high else '', high) if w)
     def ok(v):
         return (_num(v) and (gt is None or v > gt) and (ge is None or v >= ge) and (lt is None or v < lt)
                 and (le is None or v <= le))
@@ -110,7 +110,8 @@ def from_text(rule: Rule, name: str, s: str):
     if read is None: return rule.check(name, s)  # text, dicts and lists (YAML) read themselves
     try: value = read(s)
     except (ValueError, KeyError, StopIteration):
-        raise ValueError(f"Parameter {name} must be {rule.what}, got {s!r}{rule.hint(s) if rule.hint else ''}.") from None
+        hint = rule.hint(s) if rule.hint else ''
+        raise ValueError(f"Parameter {name} must be {rule.what}, got {s!r}{hint}.") from None
     return rule.check(name, value)
 
 # %% ../nbs/01a_params.ipynb #29702abb

@@ -51,7 +51,7 @@ def _layers(v: dict, given: dict) -> tuple:
     return recipe, quick
 
 def _sizes(v: dict, given: dict, recipe: dict, quick: dict) -> dict:
-    "Optimizer family, epochs, batch, learning rate, weight decay and data knobs, each from the first layer that has it."
+    "Optimizer family, epochs, batch, lr, weight decay and data knobs, each from the first layer that has it."
     vit = v['student'] in list_models('vit')
     optimizer = _first(given.get('optimizer'), recipe.get('optimizer'), 'adamw' if vit else 'sgd')
     family = family_of(optimizer, v['dataset'])

@@ -217,7 +217,7 @@ def _work(method='kd', teacher='resnet8', student='resnet8', dataset='synthetic'
           **flags) -> SimpleNamespace:
     "The fields a workload's cost and device depend on, for one that is not a run (an assumption, a GPU check's row)."
     return SimpleNamespace(method=method, teacher=teacher, student=student, dataset=dataset, device=device,
-                           teacher_cache=teacher_cache, student_args={}, method_args={},
+                           teacher_cache=teacher_cache, student_args={}, method_args={}, augment=None,
                            **{'precision': 'fp32', 'channels_last': False, 'compile': False, 'cuda_graphs': False,
                               **flags})
 
@@ -285,7 +285,7 @@ def _run_speeds(out_dir) -> list:
         groups.setdefault((r['env']['hardware'], r['first_epoch_s']), []).append(r)
     out = []
     for (hardware, _), rs in groups.items():
-        cs = [SimpleNamespace(**r['config']) for r in rs]
+        cs = [SimpleNamespace(**{**dataclasses.asdict(RunConfig()), **r['config']}) for r in rs]  # older: defaults
         for r, c in zip(rs, cs):
             images_per_s = r['train_images_per_s'] / r['world_size'] * image_macs(cs) / image_macs([c])
             out.append(((device_of(c, hardware), family(c)), _speed(c, images_per_s, f'measured on {hardware}')))
