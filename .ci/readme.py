@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Write README.md from the front-page notebook (settings.ini `readme_nb`, i.e. nbs/index.ipynb); `--check` only compares.
+"""Write README.md from the front-page notebook (settings.ini `readme_nb`: nbs/index.ipynb); `--check` only compares.
 
 `nbdev_readme` does this with quarto (`quarto render index.ipynb -t gfm`), and quarto cannot be installed from the
 package index: PyPI's `quarto-cli` is a source package whose set-up downloads the quarto binary from GitHub's release
@@ -7,8 +7,8 @@ page, and there is no wheel, npm or Debian package that ships the binary. So thi
 quarto's last step for nbconvert: the notebook goes through nbdev's own doc processors (`FilterDefaults`: the H1 and
 blockquote become title and description, hidden cells and `#|` directives are dropped, `show_doc` is rendered), then
 nbconvert's Markdown exporter writes the cells as GitHub Markdown. nbdev's `add_links` is left out: it would point
-names like `fit` at the documentation site, which is not published (see README, "Documentation"). The output is the same on every machine, with or
-without quarto, so CI can check that README.md is current.
+names like `fit` at the documentation site, which is not published (see README, "Documentation"). The output is the
+same on every machine, with or without quarto, so CI can check that README.md is current.
 
 Usage: python .ci/readme.py [--check]   (--check: write nothing; exit 1 if README.md differs from what would be written)
 """

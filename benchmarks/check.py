@@ -197,7 +197,8 @@ def part_group(a, rep):
     rep['status'] = 'PASS' if rel <= 1e-3 and len(together[0]) == base['epochs'] else 'FAIL'
     methods = ', '.join(c.method.upper() for c in cs)
     rep['summary'] = (f"{methods} (+LS) {base['epochs']} epochs, together vs alone: "
-                      f"max rel. train-loss diff {rel:.1e}, max test top-1 diff {top1:.2f} points (pass: loss ≤ 1e-3)")
+                      f"max rel. train-loss diff {rel:.1e}, max test top-1 diff {top1:.2f} points "
+                      "(pass: loss ≤ 1e-3)")
     print(rep['summary'], flush=True)
 
 # ---- 2: speed --------------------------------------------------------------------------------------------------------

@@ -341,7 +341,8 @@ def test_explore_notebook_in_jupyterlab(lab, runs):
 
             # the std toggle: the toy panel's title and Fig. 3's status both follow it
             fig3 = Panel(page, page.locator('.widget-vbox', has=page.locator('.widget-button')).first, '.widget-html')
-            fig3.wait(r'^kd\+zscore-resnet8-resnet8-\w+: kd \+ Z-score, resnet8 → resnet8; image #0 of \d+ .*Bessel std')
+            fig3.wait(r'^kd\+zscore-resnet8-resnet8-\w+: kd \+ Z-score, resnet8 → resnet8; image #0 of \d+ '
+                      r'.*Bessel std')
             before, before3 = toy.pixels(), fig3.pixels()
             toy.root.locator('.widget-toggle-button', has_text='population, ddof=0 (paper)').click()
             toy.wait(r'·  population std \(ddof=0, paper\)', before, 'std')
@@ -397,7 +398,8 @@ def test_explore_notebook_in_jupyterlab(lab, runs):
             widgets = json.loads(saved_path.read_text())['metadata']['widgets']
             state = widgets['application/vnd.jupyter.widget-state+json']['state']
             values = {(m['model_name'], m['state'].get('description')): m['state'].get('value') for m in state.values()}
-            tau, k = values.get(('FloatSliderModel', 'τ (0.25–8)')), values.get(('IntSliderModel', 'K classes (2–100)'))
+            tau = values.get(('FloatSliderModel', 'τ (0.25–8)'))
+            k = values.get(('IntSliderModel', 'K classes (2–100)'))
             assert tau == 8 and k == 12, \
                 {k: v for k, v in values.items() if v is not None}
             assert any(m['model_name'] == 'DropdownModel' and m['state'].get('index') == 3 for m in state.values())

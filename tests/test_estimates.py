@@ -1,5 +1,6 @@
 """A plan's hours: measured where the workload finished on the device, scaled by MACs from the nearest workload of its
-family measured there, else assumed; estimated on the device the runs will run on; each estimate says which, from what."""
+family measured there, else assumed; estimated on the device the runs will run on; each estimate says which, from
+what."""
 import pytest, torch
 from zscore_kd.models import count_macs, get_model
 from zscore_kd.rundir import RunDir, environment

@@ -1,5 +1,5 @@
-"""`papermill nbs/10_train.ipynb out.ipynb` saves text progress, not widget bars, and shows its run as tables (with a text
-form, which is what `papermill --log-output` prints)."""
+"""`papermill nbs/10_train.ipynb out.ipynb` saves text progress, not widget bars, and shows its run as tables
+(with a text form, which is what `papermill --log-output` prints)."""
 import json, re
 from pathlib import Path
 
@@ -30,7 +30,8 @@ def test_one_line_per_epoch_and_a_summary(saved):
     text = ''.join(''.join(o.get('text', '')) for o in outputs(saved) if o.get('output_type') == 'stream')
     student = [l for l in text.splitlines() if l.startswith('kd+zscore-resnet8-resnet8-')]
     assert [re.search(r' epoch (\d)/2: loss [\d.]+ ', l).group(1) for l in student[:2]] == ['1', '2'], text
-    assert re.fullmatch(r'kd\+zscore-resnet8-resnet8-\w+ done: final top-1 [\d.]+% \(epoch 2\), best [\d.]+% \(epoch \d\), [\d.]+ s',
+    assert re.fullmatch(r'kd\+zscore-resnet8-resnet8-\w+ done: final top-1 [\d.]+% \(epoch 2\), '
+                        r'best [\d.]+% \(epoch \d\), [\d.]+ s',
                         student[2])
     assert any(re.search(r'vanilla-resnet8-\w+ epoch 1/1: loss', l)
                for l in text.splitlines()), 'no line for the teacher'

@@ -40,4 +40,5 @@ def test_the_hook_fails_a_leaking_notebook_and_logs_each(tmp_path):
     r = subprocess.run([nbdev_test, '--n_workers', '0'], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert r.returncode == 1 and 'a_leaks.ipynb leaks grad mode: True -> False' in r.stderr, r.stdout + r.stderr
     records = {x['notebook']: x for x in map(json.loads, log.read_text().splitlines())}
-    assert records['a_leaks.ipynb']['ran'] and records['a_leaks.ipynb']['leaks'] and not records['b_clean.ipynb']['leaks']
+    leaky, clean = records['a_leaks.ipynb'], records['b_clean.ipynb']
+    assert leaky['ran'] and leaky['leaks'] and not clean['leaks']

@@ -62,7 +62,8 @@ def test_nb(fn, *args, **kwargs):
     _restore(before)
     for leak in leaks: sys.stderr.write(f'{fn.name} leaks {leak}\n')
     if path := os.environ.get('ZSCORE_KD_NBTEST_LOG'):
-        with open(path, 'a') as f: f.write(json.dumps(dict(notebook=fn.name, ran=ok, leaks=leaks, seconds=seconds)) + '\n')
+        record = dict(notebook=fn.name, ran=ok, leaks=leaks, seconds=seconds)
+        with open(path, 'a') as f: f.write(json.dumps(record) + '\n')
     return ok and not leaks, seconds
 
 if os.path.basename(sys.argv[0]) == 'nbdev_test':
