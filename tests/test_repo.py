@@ -28,3 +28,12 @@ def test_notebook_is_committed_without_outputs(name):
     nb = json.loads((ROOT / 'nbs' / name).read_text())
     ran = [c['id'] for c in nb['cells'] if c['cell_type'] == 'code' and (c['outputs'] or c['execution_count'])]
     assert not ran and 'widgets' not in nb['metadata'], f'{name} has outputs in cells {ran}; run `make export`'
+
+def test_code_lines_are_at_most_120_characters():
+    "The house style's line length, in the notebooks' code cells, the tests, the benchmarks and the CI scripts."
+    long = [f'{p.name}:{c["id"]}' for p in sorted((ROOT / 'nbs').glob('*.ipynb'))
+            for c in json.loads(p.read_text())['cells'] if c['cell_type'] == 'code'
+            for line in ''.join(c['source']).splitlines() if len(line) > 120]
+    scripts = [*ROOT.glob('tests/*.py'), *ROOT.glob('benchmarks/*.py'), *ROOT.glob('.ci/**/*.py')]
+    long += [f'{p.name}:{i}' for p in scripts for i, line in enumerate(p.read_text().splitlines(), 1) if len(line) > 120]
+    assert not long, f'lines over 120 characters: {long}'

@@ -199,6 +199,7 @@ def _check_data_args(c):
               "for the valid ones.")
         check_synthetic_args(**c.data_args)
 
+# %% ../nbs/06a_runs.ipynb #1e213211
 def _check_models(c):
     "The student's constructor takes `student_args`; TAKD's assistant is a zoo name; a teacher file is a ResNet-56."
     if c.student_args:
@@ -212,6 +213,7 @@ def _check_models(c):
         _need(Path(c.teacher_checkpoint).is_file(), f'teacher_checkpoint {c.teacher_checkpoint} does not exist; give '
               'a pycls model.pyth or an mdistiller ckpt_epoch_240.pth file.')
 
+# %% ../nbs/06a_runs.ipynb #fc3e74e7
 def _check_flags(c):
     "World size from torchrun (or as given), a batch that splits over it, the flags a multi-process run lacks."
     env = torchrun_env()
