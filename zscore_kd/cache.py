@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from .progress import progress_bar
 from .data import NUM_VIEWS, crop_flip, normalize
 from .checkpoints import save_atomic
+from .files import unreadable_error
 
 # %% ../nbs/04d_cache.ipynb #b87bc078
 def tensor_digest(*tensors: Tensor) -> str:
@@ -32,6 +33,7 @@ def cache_key(teacher: nn.Module, images: Tensor, precision: str) -> str:
 def _read_table(path: Path, images: Tensor):
     "The logit table saved at `path`, or None (with a warning) if it is unreadable, of the wrong shape or not finite."
     try: t = torch.load(path, map_location=images.device, weights_only=True)
+    except PermissionError as e: raise unreadable_error(e, path) from None  # another user's file: never rebuilt over
     except Exception as e: t, why = None, f'unreadable ({type(e).__name__}: truncated or corrupt)'
     else:
         ok = isinstance(t, Tensor) and t.dim() == 3 and t.shape[:2] == (len(images), NUM_VIEWS)

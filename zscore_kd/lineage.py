@@ -7,10 +7,12 @@ __all__ = ['SHARED_FIELDS', 'ABOUT_TEACHER', 'teacher_config', 'assistant_config
            'group_key', 'lineage', 'input_files', 'run_stages']
 
 # %% ../nbs/06d_lineage.ipynb #458bc5c8
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from .checkpoints import find_teacher, teacher_path
+from .files import check_readable
 from .models.imagenet import teacher_file as torchvision_file
 from .methods import METHODS
 from .recipes import find_recipe
@@ -106,12 +108,15 @@ def lineage(config: RunConfig) -> Lineage:
 
 # %% ../nbs/06d_lineage.ipynb #95b9a59b
 def input_files(config: RunConfig) -> dict:
-    "Role -> path of each existing file the run reads that its config does not pin down."
+    "Role -> path of each existing file (or ImageNet tree) the run reads that its config does not pin down."
     files = {'teacher checkpoint': lineage(config).teacher_weights}
     if config.dataset == 'cifar100':
         cifar = Path(config.data_root) / 'cifar-100-python'
         files.update({f'dataset file {n}': cifar / n for n in ('train', 'test', 'meta')})
-    return {role: Path(p) for role, p in files.items() if p is not None and Path(p).is_file()}
+    if config.dataset == 'imagenet': files['dataset tree'] = Path(config.data_root)
+    for p in filter(None, files.values()): check_readable(p)  # a permission matter is its sentence, never "missing"
+    tree = lambda p: all(os.path.isdir(Path(p) / split) for split in ('train', 'val'))
+    return {role: Path(p) for role, p in files.items() if p is not None and (os.path.isfile(p) or tree(p))}
 
 # %% ../nbs/06d_lineage.ipynb #2bbab684
 def _once(configs) -> list:

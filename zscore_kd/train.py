@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from .progress import progress_bar, report
 from .models.vit import split_heads
-from .checkpoints import first_nonfinite, load_teacher, save_teacher
+from .checkpoints import first_nonfinite, load_teacher, save_teacher, state_difference
 from .data import load_dataset, DeviceLoader
 from .vit_augment import ViTDeviceLoader
 from .imagefolder import ImageFolderData, FolderLoader
@@ -91,7 +91,7 @@ class Learner:
         self.forward = torch.compile(ddp, mode='max-autotune-no-cudagraphs') if config.compile else ddp
         self.autocast, self.sums = autocast_for(config), torch.zeros(4, device=dev)  # loss × n, correct, non-finite, n
         self.epoch, self.best, self.history = 0, None, []
-        if (ck := self.run.load_checkpoint()) is not None: self.load(ck)  # says 'resuming <run> from epoch e of n'
+        if (ck := self.run.load_checkpoint(writer=dist.main)) is not None: self.resume(ck)
         if dist.main: write_json(self.run.path / 'config.json',
                                  {'hash': self.run.hash, **dataclasses.asdict(config), 'teacher_info': teacher_info})
 
@@ -105,7 +105,24 @@ def _load(self: Learner, ck: dict):
     self.opt.load_state_dict(ck['optimizer']); torch.set_rng_state(ck['rng'])
     self.epoch, self.best, self.history = ck['epoch'], ck['best'], ck['history']
 
-Learner.state, Learner.load = _state, _load
+def _misfit(self: Learner, ck: dict) -> str | None:
+    "How checkpoint `ck` does not fit this learner's model, method or optimizer, or None."
+    for what, ours in (('model', self.model.state_dict()), ('method', self.method.state_dict())):
+        if why := state_difference(ours, ck[what]): return f'{what}: {why}'
+    groups = lambda state: [len(g.get('params', ())) for g in state.get('param_groups', ())]
+    theirs, ours = groups(ck['optimizer']), groups(self.opt.state_dict())
+    return None if theirs == ours else f'optimizer: parameter groups of {theirs} tensors where {ours} are expected'
+
+def _resume(self: Learner, ck: dict):
+    "Continue from checkpoint `ck` once it is known to fit, saying so; else one sentence naming it and the way out."
+    if why := self.misfit(ck):
+        raise ValueError(f"{self.run.path / 'checkpoint.pt'} does not fit {self.run.path.name} ({why}): it was saved "
+                         f"by other model code or is another run's; it is left as it is: delete it to train the run "
+                         f"from epoch 0, or go back to the code that saved it.")
+    self.load(ck)
+    if self.dist.main: print(f"resuming {self.run.path.name} from epoch {ck['epoch']} of {self.c.epochs}")
+
+Learner.state, Learner.load, Learner.misfit, Learner.resume = _state, _load, _misfit, _resume
 
 # %% ../nbs/07_train.ipynb #630dd9e7
 def _step(self: Learner, xs: list, y, teacher):
@@ -157,7 +174,8 @@ def _diverged(self: Learner, epoch: int, what: str):
 Learner.end_epoch, Learner.diverged = _end_epoch, _diverged
 
 # %% ../nbs/07_train.ipynb #2b420c88
-def _finish(self: Learner, teacher_info: dict, graphs_fallback: str = None) -> dict:
+def _finish(self: Learner, teacher_info: dict, graphs_fallback: str = None,
+            decoded_by: dict = None) -> dict:  # ImageNet: the decoder that ran, per split
     "Rank 0: write student_final.pth, a vanilla run's teacher copy, then result.json (it marks the run done)."
     h, last = self.history, self.history[-1]
     if not self.dist.main: return None
@@ -171,7 +189,8 @@ def _finish(self: Learner, teacher_info: dict, graphs_fallback: str = None) -> d
                   final=dict(epoch=last['epoch'], top1=last['test_top1'], top5=last['test_top5']), best=self.best,
                   wall_time_s=sum(r['seconds'] for r in h), first_epoch_s=h[0]['seconds'],
                   train_images_per_s=sum(r['images_per_s'] for r in steady) / len(steady), epochs=len(h),
-                  world_size=self.dist.world, env=environment(),
+                  world_size=self.dist.world, env=environment(), finished_at=time.strftime('%Y-%m-%d %H:%M:%S'),
+                  **({'decoded_by': decoded_by} if decoded_by else {}),
                   **({'cuda_graphs_fallback': graphs_fallback} if graphs_fallback else {}))
     write_json(self.run.path / 'result.json', result)
     return result
@@ -229,8 +248,9 @@ def _train(cs: list, progress: bool):
             if progress: report(f"{L.run.path.name} epoch {epoch}/{L.c.epochs}: loss {r['train_loss']:.3f}  train "
                                 f"{r['train_top1']:.1f}%  test {r['test_top1']:.2f}% (top-5 {r['test_top5']:.2f}%)  "
                                 f"{r['images_per_s']:.0f} img/s")
+    decoded_by = {'train': loader.decoded_by, 'val': test.decoded_by} if isinstance(loader, FolderLoader) else None
     for L in learners:
-        r = L.finish(teacher_info, steps.fallback)
+        r = L.finish(teacher_info, steps.fallback, decoded_by)
         if progress: report(f"{L.run.path.name} done: final top-1 {r['final']['top1']:.2f}% (epoch "
                             f"{r['final']['epoch']}), best {r['best']['top1']:.2f}% (epoch {r['best']['epoch']}), "
                             f"{r['wall_time_s']:.1f} s")
@@ -262,26 +282,41 @@ def _check_group(cs: list):
 
 def _fit_first(run: RunConfig, progress: bool):
     "Train a run another learns from; a vanilla run whose teacher file is damaged re-finishes from its checkpoint."
-    _fit_resolved([run], progress)
+    _fit_resolved([run], progress, say_reused=False)
     if run.method != 'vanilla': return
     try: load_teacher(run.student, RunDir(run).path / 'teacher')
     except (FileNotFoundError, ValueError):
         warnings.warn(f'The teacher file of {RunDir(run).path.name} is missing or damaged; rebuilding it from its run.')
         (RunDir(run).path / 'result.json').unlink(missing_ok=True)
-        _fit_resolved([run], progress)
+        _fit_resolved([run], progress, say_reused=False)
 
-def _fit_resolved(cs: list, progress: bool, force_reuse: bool = False) -> list:
+def _reused(run: RunDir) -> str:
+    "The line that says a finished run is reused as it is: which, when and on what it was trained."
+    r, f = run.result(), run.path / 'result.json'
+    when = r.get('finished_at') or time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(f.stat().st_mtime))
+    n, env = r.get('epochs', '?'), r['env'] if isinstance(r.get('env'), dict) else {}  # older results: what they hold
+    return (f"{run.path.name} is already trained (finished {when}: {n} epoch{'' if n == 1 else 's'} in "
+            f"{r['wall_time_s']:.0f} s on {env.get('hardware', 'unknown hardware')}); reusing its result: delete "
+            f"{run.path} to train it again")
+
+def _fit_resolved(cs: list, progress: bool, force_reuse: bool = False, say_reused: bool = True) -> list:
     "`fit_group` for resolved configs: train what they learn from, then the unfinished ones under their locks."
     _check_group(cs)
     for first in {RunDir(f).hash: f for c in cs for f in lineage(c).first}.values(): _fit_first(first, progress)
-    runs = [RunDir(c) for c in cs]
+    runs, main = [RunDir(c) for c in cs], torchrun_env().main
     for r in runs: r.check_reuse(input_files(r.config), force_reuse)
-    todo = list({r.hash: r for r in runs if not r.finished}.values())
+    done = {r.hash for r in runs if r.finished}
+    repair = list({r.hash: r for r in runs if r.hash in done and r.read_metrics()[0] is None}.values())
+    todo = list({r.hash: r for r in runs if r.hash not in done}.values())
     # under torchrun only rank 0 locks (the other ranks wait for it in the process group, not on the folder lock)
-    with lock_runs(todo) if torchrun_env().main else contextlib.nullcontext():
+    with lock_runs(todo + repair) if main else contextlib.nullcontext():
         todo = [r for r in todo if not r.finished]  # another process may have finished them meanwhile
+        for r in todo if main else []:  # a fresh start: is this run on another number of processes already there?
+            if not (r.path / 'checkpoint.pt').exists() and (note := r.world_size_note()): print(note)
         if todo:
             with failure_recorded(todo): _train([r.config for r in todo], progress)
+        for r in repair + todo if main else []: r.restore_history()  # what the (now trusted) checkpoint can rebuild
+    for r in {r.hash: r for r in runs if r.hash in done}.values() if main and say_reused else []: print(_reused(r))
     return [r.result() for r in runs]
 
 def _resolved(config, params: dict) -> RunConfig:
