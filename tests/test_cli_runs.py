@@ -43,8 +43,12 @@ def folder(tmp_path_factory):
     finished, failed, stopped, running = (RunDir(p.config) for p in plan('main_T4', out_dir=str(out), device='cpu')[:4])
     for run in (finished, failed, stopped, running):
         write_json(run.path / 'config.json', {'hash': run.hash, **dataclasses.asdict(run.config)})
-    (finished.path / 'metrics.jsonl').write_text('{"epoch": 1}\n')
-    write_json(finished.path / 'result.json', dict(final=dict(epoch=1, top1=12.5), best=dict(epoch=1, top1=13.25)))
+    epoch = dict(epoch=1, train_loss=4.5, test_loss=4.4, test_top1=12.5, test_top5=40.0)
+    (finished.path / 'metrics.jsonl').write_text(json.dumps(epoch) + '\n')
+    write_json(finished.path / 'result.json', dict(hash=finished.hash, config=dataclasses.asdict(finished.config),
+                                                   final=dict(epoch=1, top1=12.5, top5=40.0),
+                                                   best=dict(epoch=1, top1=13.25, top5=41.0), wall_time_s=2.0,
+                                                   train_images_per_s=128.0))
     write_json(failed.path / 'failed.json', dict(error='TrainingDiverged', message='…', time='now'))
     old = out / f'kd-resnet8-{finished.hash}'  # an earlier version's name for the finished run
     old.mkdir(); (old / 'config.json').write_text((finished.path / 'config.json').read_text())

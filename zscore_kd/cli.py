@@ -153,10 +153,10 @@ def train_with_torchrun(config: RunConfig, gpus: int, torchrun_args=(), quiet: b
     from zscore_kd.rundir import RunDir
     proc = subprocess.Popen(torchrun_command(config, gpus, torchrun_args, force_reuse), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
-    lines = []
-    for line in proc.stdout:
-        lines.append(line)
-        if not quiet and 'error: ' not in line: print(line, end='', flush=True)
+    lines, said = [], False
+    for line in proc.stdout:  # once a process has said why it failed, torchrun's report of the failure is not echoed
+        lines.append(line); said = said or 'error: ' in line
+        if not quiet and not said: print(line, end='', flush=True)
     if proc.wait(): raise _failure(lines, proc.returncode)
     return RunDir(config).result()
 
@@ -200,6 +200,7 @@ def main(argv=None) -> int:
     from zscore_kd.distributed import torchrun_env, shutdown  # the heavy imports, after --help has been answered
     from zscore_kd.runs import resolve_config
     from zscore_kd.train import TrainingDiverged, fit
+    from zscore_kd.files import StorageError, UnreadableError
     gpus, force, env = request.get('gpus', 0), request.get('force_reuse', False), torchrun_env()
     try:
         if 'resolved' in request: config = config_from_dict(json.loads(request['resolved']))
@@ -207,7 +208,7 @@ def main(argv=None) -> int:
         if env.main: print(describe(config, 'The run'), flush=True)
         if gpus and not env.enabled: result = train_with_torchrun(config, gpus, force_reuse=force)
         else: result = fit(config, progress=env.main, force_reuse=force)
-    except (ValueError, FileNotFoundError) as e: return _error(str(e))
+    except (ValueError, FileNotFoundError, UnreadableError, StorageError) as e: return _error(str(e))
     except TrainingDiverged as e: return _error(str(e), 1)
     finally: shutdown()
     if env.main: print(json.dumps({k: result.get(k) for k in ('run_dir', 'final', 'best', 'world_size')}))

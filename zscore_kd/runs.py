@@ -208,6 +208,8 @@ def _check_models(c):
             raise ValueError(f'student_args {c.student_args} do not fit student {c.student}: {e}.') from None
     if (assistant := METHODS[c.method].assistant(c.method_args)) is not None: check_model(assistant, "TAKD's assistant")
     if c.teacher_checkpoint is not None:
+        _need(METHODS[c.method].needs_teacher, f'method {c.method} trains without a teacher, so teacher_checkpoint is '
+              'not used; leave it unset, or choose a method that distils (e.g. kd).')
         _need(c.teacher == 'resnet56', "teacher_checkpoint holds a ResNet-56 (pycls or mdistiller); set "
               f"teacher='resnet56', got {c.teacher!r}.")
         _need(Path(c.teacher_checkpoint).is_file(), f'teacher_checkpoint {c.teacher_checkpoint} does not exist; give '
