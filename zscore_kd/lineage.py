@@ -96,7 +96,7 @@ _LINEAGES = {}  # (run hash, its folders and device, whether the archive holds t
 
 def lineage(config: RunConfig) -> Lineage:
     "The lineage of a resolved run, computed once per run (and per state of the teacher archive)."
-    where = (config.out_dir, config.data_root, config.teacher_root, config.device)  # not in the hash, but in the lineage
+    where = (config.out_dir, config.data_root, config.teacher_root, config.device)  # not hashed, but in the lineage
     key = (RunDir(config).hash, *where, config.teacher is not None and archived(config))
     if key not in _LINEAGES:
         source = teacher_source(config)

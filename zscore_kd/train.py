@@ -203,7 +203,8 @@ def data_loaders(config: RunConfig, data, views: int, dist: Dist = Dist()) -> tu
     kw = dict(device=config.device, channels_last=config.channels_last, rank=dist.rank, world=dist.world)
     b, (kind, side) = local_batch(config.batch_size, dist), input_pipeline(config)
     if isinstance(data, ImageFolderData):  # test batch 128: mdistiller's ImageNet TEST.BATCH_SIZE
-        return FolderLoader(data, True, b, seed=config.seed, strong=views == 2, **kw), FolderLoader(data, False, 128, **kw)
+        return (FolderLoader(data, True, b, seed=config.seed, strong=views == 2, **kw),
+                FolderLoader(data, False, 128, **kw))
     if kind == 'vit': return (ViTDeviceLoader(data.train_x, data.train_y, b, seed=config.seed, img_size=side,
                                               compile=config.compile, **kw),
                               ViTDeviceLoader(data.test_x, data.test_y, 200, shuffle=False, drop_last=False,
@@ -216,9 +217,9 @@ def _train(cs: list, progress: bool):
     "Train the runs `cs` — one group: one data stream, one teacher — from their checkpoints to their last epoch."
     dist = init_distributed(cs[0].device)  # under torchrun: join the group; each rank on its own GPU
     if cs[0].world_size != dist.world:
-        raise ValueError(f'{RunDir(cs[0]).path.name} is a run on {cs[0].world_size} processes but {dist.world} started; '
-                         f'launch it with torchrun --nproc_per_node={cs[0].world_size} -m zscore_kd (or -p gpus '
-                         f'{cs[0].world_size}).')
+        raise ValueError(f'{RunDir(cs[0]).path.name} is a run on {cs[0].world_size} processes but {dist.world} '
+                         f'started; launch it with torchrun --nproc_per_node={cs[0].world_size} -m zscore_kd (or -p '
+                         f'gpus {cs[0].world_size}).')
     cs = [dataclasses.replace(c, device=rank_device(c.device, dist)) for c in cs]; c0 = cs[0]
     seed_everything(c0)
     data = load_dataset(c0.dataset, root=c0.data_root, **c0.data_args)
@@ -321,7 +322,8 @@ def _fit_resolved(cs: list, progress: bool, force_reuse: bool = False, say_reuse
 
 def _resolved(config, params: dict) -> RunConfig:
     "`config` as it is when resolved and nothing changes it, else resolved (with `params`)."
-    return config if config is not None and config.request is not None and not params else resolve_config(config, **params)
+    as_is = config is not None and config.request is not None and not params
+    return config if as_is else resolve_config(config, **params)
 
 def fit(config: RunConfig = None, progress: bool = True, force_reuse: bool = False, **params) -> dict:
     "Train (or resume, or reuse) one run — a resolved config, or settings to resolve — and return its result.json."
