@@ -35,5 +35,6 @@ def test_code_lines_are_at_most_120_characters():
             for c in json.loads(p.read_text())['cells'] if c['cell_type'] == 'code'
             for line in ''.join(c['source']).splitlines() if len(line) > 120]
     scripts = [*ROOT.glob('tests/*.py'), *ROOT.glob('benchmarks/*.py'), *ROOT.glob('.ci/**/*.py')]
-    long += [f'{p.name}:{i}' for p in scripts for i, line in enumerate(p.read_text().splitlines(), 1) if len(line) > 120]
+    long += [f'{p.name}:{i}' for p in scripts
+             for i, line in enumerate(p.read_text().splitlines(), 1) if len(line) > 120]
     assert not long, f'lines over 120 characters: {long}'

@@ -30,7 +30,7 @@ from .images import make_synthetic
 from .imagefolder import load_imagefolder
 from .progress import report
 from .runs import input_pipeline, resolve_config, train_images
-from .rundir import RunDir, environment, read_json
+from .rundir import RunDir, environment, read_json, result_problem
 from .lineage import group_key, lineage, run_stages
 from .train import fit_group
 from .cli import parameters, train_with_torchrun
@@ -278,11 +278,19 @@ def benchmark_speeds(folder=BENCHMARKS) -> list:
                         _speed(c, r['student_images_per_s'], f'measured by {f.parent.name}/check.json')))
     return out
 
+_SPEED_KEYS = {'config', 'env', 'train_images_per_s', 'first_epoch_s', 'world_size'}  # what a speed is read from
+
+def _finished_results(out_dir) -> list:
+    "The result.json of each finished run under `out_dir` whose record has the shape the trainer writes."
+    found = ((p, read_json(p)) for p in sorted(home_path(out_dir).glob('*/result.json')))
+    return [r for p, r in found
+            if result_problem(r, p.parent.name.rsplit('-', 1)[-1]) is None and _SPEED_KEYS <= set(r)]
+
 def _run_speeds(out_dir) -> list:
     "((device, family), Speed) of each finished run under `out_dir`: its share of its group's MACs per second."
-    groups = {}  # runs trained together: one first epoch, timed once
-    for r in filter(None, map(read_json, sorted(home_path(out_dir).glob('*/result.json')))):
-        groups.setdefault((r['env']['hardware'], r['first_epoch_s']), []).append(r)
+    groups = {}  # runs trained together (recorded; older results: their one first epoch, timed once)
+    for r in _finished_results(out_dir):
+        groups.setdefault((r['env']['hardware'], tuple(r.get('group') or [r['first_epoch_s']])), []).append(r)
     out = []
     for (hardware, _), rs in groups.items():
         cs = [SimpleNamespace(**{**dataclasses.asdict(RunConfig()), **r['config']}) for r in rs]  # older: defaults

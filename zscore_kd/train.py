@@ -175,7 +175,8 @@ Learner.end_epoch, Learner.diverged = _end_epoch, _diverged
 
 # %% ../nbs/07_train.ipynb #2b420c88
 def _finish(self: Learner, teacher_info: dict, graphs_fallback: str = None,
-            decoded_by: dict = None) -> dict:  # ImageNet: the decoder that ran, per split
+            decoded_by: dict = None,  # ImageNet: the decoder that ran, per split
+            group: list = None) -> dict:  # the hashes of the runs trained together (their speeds are shared)
     "Rank 0: write student_final.pth, a vanilla run's teacher copy, then result.json (it marks the run done)."
     h, last = self.history, self.history[-1]
     if not self.dist.main: return None
@@ -190,6 +191,7 @@ def _finish(self: Learner, teacher_info: dict, graphs_fallback: str = None,
                   wall_time_s=sum(r['seconds'] for r in h), first_epoch_s=h[0]['seconds'],
                   train_images_per_s=sum(r['images_per_s'] for r in steady) / len(steady), epochs=len(h),
                   world_size=self.dist.world, env=environment(), finished_at=time.strftime('%Y-%m-%d %H:%M:%S'),
+                  group=group or [self.run.hash],
                   **({'decoded_by': decoded_by} if decoded_by else {}),
                   **({'cuda_graphs_fallback': graphs_fallback} if graphs_fallback else {}))
     write_json(self.run.path / 'result.json', result)
@@ -251,7 +253,7 @@ def _train(cs: list, progress: bool):
                                 f"{r['images_per_s']:.0f} img/s")
     decoded_by = {'train': loader.decoded_by, 'val': test.decoded_by} if isinstance(loader, FolderLoader) else None
     for L in learners:
-        r = L.finish(teacher_info, steps.fallback, decoded_by)
+        r = L.finish(teacher_info, steps.fallback, decoded_by, [M.run.hash for M in learners])
         if progress: report(f"{L.run.path.name} done: final top-1 {r['final']['top1']:.2f}% (epoch "
                             f"{r['final']['epoch']}), best {r['best']['top1']:.2f}% (epoch {r['best']['epoch']}), "
                             f"{r['wall_time_s']:.1f} s")
