@@ -293,6 +293,7 @@ def _fit_first(run: RunConfig, progress: bool):
         (RunDir(run).path / 'result.json').unlink(missing_ok=True)
         _fit_resolved([run], progress, say_reused=False)
 
+# %% ../nbs/07_train.ipynb #5c1e0a71
 def _reused(run: RunDir) -> str:
     "The line that says a finished run is reused as it is: which, when and on what it was trained."
     r, f = run.result(), run.path / 'result.json'
@@ -302,6 +303,7 @@ def _reused(run: RunDir) -> str:
             f"{r['wall_time_s']:.0f} s on {env.get('hardware', 'unknown hardware')}); reusing its result: delete "
             f"{run.path} to train it again")
 
+# %% ../nbs/07_train.ipynb #5c1e0a73
 def _fit_resolved(cs: list, progress: bool, force_reuse: bool = False, say_reused: bool = True) -> list:
     "`fit_group` for resolved configs: train what they learn from, then the unfinished ones under their locks."
     _check_group(cs)
@@ -322,6 +324,7 @@ def _fit_resolved(cs: list, progress: bool, force_reuse: bool = False, say_reuse
     for r in {r.hash: r for r in runs if r.hash in done}.values() if main and say_reused else []: print(_reused(r))
     return [r.result() for r in runs]
 
+# %% ../nbs/07_train.ipynb #5c1e0a75
 def _resolved(config, params: dict) -> RunConfig:
     "`config` as it is when resolved and nothing changes it, else resolved (with `params`)."
     as_is = config is not None and config.request is not None and not params
