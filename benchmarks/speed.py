@@ -19,7 +19,8 @@ from types import SimpleNamespace
 import torch
 from check import add_ratios, speed_table  # the tables the check prints too (benchmarks/check.py, no torch inside)
 # the library, in one block (the names to port when modules move)
-from zscore_kd.data import ImageData, DeviceLoader, classic_loader
+from zscore_kd.data import DeviceLoader, classic_loader
+from zscore_kd.images import ImageData
 from zscore_kd.models import get_model
 from zscore_kd.runs import resolve_config, SPEED_FLAGS
 from zscore_kd.train import Learner, autocast_for, evaluate, fit

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from zscore_kd.data import ImageData
+from zscore_kd.images import ImageData
 from zscore_kd.losses import kd_loss
 from zscore_kd.models import get_model
 from zscore_kd.models.vit import split_heads, vit_teacher_logits

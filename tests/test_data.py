@@ -9,18 +9,16 @@ import torch
 import torchvision.datasets.cifar as tv_cifar
 import torchvision.transforms as T
 import torchvision.transforms.functional as TF
-from PIL import Image
 from torchvision.datasets import CIFAR100
 
 from zscore_kd.augment import (CIFAR100_MEAN, CIFAR100_STD, NUM_VIEWS, OPS, RANGES, PILRandAugment, apply_op,
-                               crop_flip, cutout, normalize, pil_op, pil_rand_augment, rand_augment,
-                               sample_rand_augment, sample_views, view_id, view_params)
-from zscore_kd.data import (DeviceLoader, ImageData, classic_loader, load_cifar100, load_dataset, make_synthetic,
-                            read_cifar_pickle, save_cifar100)
+                               crop_flip, cutout, from_pil, normalize, pil_op, pil_rand_augment, rand_augment,
+                               sample_rand_augment, sample_views, to_pil, view_id, view_params)
+from zscore_kd.cifar100 import load_cifar100, read_cifar_pickle, save_cifar100
+from zscore_kd.data import DeviceLoader, classic_loader, load_dataset
+from zscore_kd.images import ImageData, make_synthetic
 
 
-def to_pil(t): return Image.fromarray(t.permute(1, 2, 0).numpy())
-def from_pil(im): return torch.from_numpy(np.array(im)).permute(2, 0, 1)
 def md5(path): return hashlib.md5(path.read_bytes()).hexdigest()
 
 

@@ -2,7 +2,8 @@
 import contextlib
 import pytest
 import torch
-from zscore_kd.data import make_synthetic, DeviceLoader
+from zscore_kd.data import DeviceLoader
+from zscore_kd.images import make_synthetic
 from zscore_kd.models import get_model
 from zscore_kd.runs import resolve_config
 from zscore_kd.teachers import teacher_logits_fn

@@ -46,8 +46,10 @@ import papermill as pm
 import pytest
 import torch
 
-from zscore_kd.checkpoints import first_nonfinite, save_teacher, teacher_path
-from zscore_kd.data import load_cifar100, make_synthetic, read_cifar_pickle, save_cifar100
+from zscore_kd.checkpoints import save_teacher, teacher_path
+from zscore_kd.weights import first_nonfinite
+from zscore_kd.cifar100 import load_cifar100, read_cifar_pickle, save_cifar100
+from zscore_kd.images import make_synthetic
 from zscore_kd.files import FolderLock, StorageError
 from zscore_kd.models import get_model
 from zscore_kd.runs import resolve_config

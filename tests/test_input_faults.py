@@ -44,13 +44,12 @@ Probe of 37 fault cases on these surfaces, one line each: the case, what happene
 36. stale lock of root in sticky /tmp, nobody runs: "permission is denied" -> "ask root to remove it"
 37. lock file of root's killed process made under umask 000, nobody runs: refused -> taken over
 """
-import errno, json, os, pickle, shutil, stat, tempfile, warnings
+import json, os, pickle, shutil, stat, tempfile, warnings
 from pathlib import Path
 
 import pytest
 import torch, torchvision
 
-import zscore_kd.models.vit  # noqa: F401  (files the ViT students in the zoo)
 from zscore_kd.checkpoints import load_teacher, save_teacher, teacher_path
 from zscore_kd.files import FolderLock, atomic_write, file_fingerprint
 from zscore_kd.imagefolder import FolderLoader, load_imagefolder, make_imagefolder

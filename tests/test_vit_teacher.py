@@ -12,13 +12,12 @@ import dataclasses
 import hashlib
 import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
 from zscore_kd.augment import crop_flip, normalize
 from zscore_kd.checkpoints import save_teacher, teacher_path
-from zscore_kd.data import make_synthetic
+from zscore_kd.images import make_synthetic
 from zscore_kd.lineage import lineage, teacher_config
 from zscore_kd.models import get_model
 from zscore_kd.models.vit import pycls_key

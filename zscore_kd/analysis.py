@@ -14,7 +14,8 @@ from types import SimpleNamespace
 
 import torch
 from .checkpoints import load_teacher
-from .data import load_dataset, normalize
+from .augment import normalize
+from .data import load_dataset
 from .files import FolderLock, home_path
 from .params import closest
 from .display import Table

@@ -6,12 +6,13 @@
 __all__ = ['CIFAR100_MEAN', 'CIFAR100_STD', 'PAD', 'SIZE', 'NUM_OFFSETS', 'NUM_VIEWS', 'OPS', 'RANGES', 'OP', 'CUTOUT_FILL',
            'check_images', 'view_params', 'view_id', 'sample_views', 'crop_flip', 'normalize', 'pil_op', 'pil_cutout',
            'sample_rand_augment', 'affine_matrix', 'apply_op', 'cutout', 'rand_augment', 'pil_rand_augment',
-           'upload_constants', 'PILRandAugment']
+           'upload_constants', 'PILRandAugment', 'to_pil', 'from_pil']
 
 # %% ../nbs/04_augment.ipynb #e2726134
 import math
 from functools import lru_cache
 
+import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageEnhance, ImageOps
 
@@ -257,3 +258,7 @@ class PILRandAugment:
         ops, mags, size, cx, cy = sample_rand_augment(1, width=img.size[0], height=img.size[1],
                                                       cutout_low=self.cutout_low)
         return pil_rand_augment(img, ops[0], mags[0], size[0], cx[0], cy[0])
+
+# %% ../nbs/04_augment.ipynb #3b7d0c12
+def to_pil(image): return Image.fromarray(image.permute(1, 2, 0).cpu().numpy())    # uint8 C×H×W → PIL
+def from_pil(img): return torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1)  # PIL → uint8 C×H×W

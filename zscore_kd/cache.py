@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 from .progress import progress_bar
-from .data import NUM_VIEWS, crop_flip, normalize
+from .augment import NUM_VIEWS, crop_flip, normalize
 from .checkpoints import save_atomic
 from .files import unreadable_error
 

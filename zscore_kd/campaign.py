@@ -7,7 +7,6 @@ __all__ = ['CAMPAIGN_COLUMNS', 'plan_all', 'plans_for', 'unique_configs', 'wall_
            'render_figures', 'producers_table', 'summary_markdown', 'render_all']
 
 # %% ../nbs/09d_campaign.ipynb #75133914
-import collections
 import matplotlib.pyplot as plt
 from pathlib import Path
 

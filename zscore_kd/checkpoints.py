@@ -14,7 +14,7 @@ from torch import nn
 
 from .files import atomic_write, home_path
 from .models import get_model
-from .weights import first_nonfinite, load_weights, state_difference  # first_nonfinite: for the trainer
+from .weights import load_weights, state_difference
 
 # %% ../nbs/03d_checkpoints.ipynb #a4cf99ae
 def teacher_path(name: str, root='data/teachers') -> Path:  # root: folder holding `<name>_vanilla/` folders

@@ -44,7 +44,7 @@ def write_parameters_cell(path='nbs/10_train.ipynb'):
 def notebook_request(ns: dict) -> dict:
     "The run settings a notebook's namespace asks for: each parameter papermill injected or changed from its default."
     check_parameters(ns, **{k: rule for k, (_, rule, *_) in parameters().items()})
-    injected, table = injected_names(ns), settings()
+    injected = injected_names(ns)
     return run_request({k: ns[k] for k, (default, *_) in parameters().items() if k in injected or ns[k] != default})
 
 def run_request(params: dict) -> dict:

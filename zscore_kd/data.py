@@ -14,11 +14,10 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from fastcore.basics import patch
 
-from .augment import (  # the view helpers are re-exported: the trainer imports its data API from here
-    CIFAR100_MEAN, CIFAR100_STD, NUM_VIEWS, PILRandAugment, check_images, crop_flip, normalize, rand_augment,
-    sample_views, upload_constants, view_id, view_params)
-from .images import ImageData, check_synthetic_args, make_synthetic  # re-exported, as are the CIFAR readers
-from .cifar100 import load_cifar100, read_cifar_pickle, save_cifar100
+from .augment import (CIFAR100_MEAN, CIFAR100_STD, PILRandAugment, check_images, crop_flip, normalize,
+                               rand_augment, sample_views, upload_constants)
+from .images import ImageData, make_synthetic
+from .cifar100 import load_cifar100
 
 # %% ../nbs/04c_data.ipynb #379cc0e2
 DATASETS = {'synthetic': lambda root, download, **kw: make_synthetic(**kw),

@@ -14,7 +14,8 @@ import torch
 import zscore_kd
 from .files import (FolderLock, UnreadableError, atomic_write, check_readable, checkout, file_fingerprint,
                              home_path, remove_temp_files, same_file, unreadable_error)
-from .checkpoints import first_nonfinite, save_atomic
+from .checkpoints import save_atomic
+from .weights import first_nonfinite
 from .config import RunConfig, config_from_dict
 from .imagefolder import scan_split
 from .runs import resolve_config

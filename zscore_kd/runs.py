@@ -16,7 +16,8 @@ import torch
 from .files import home_path
 from .models import get_model, list_models, missing_model
 from .methods import METHODS, check_method, make_method, method_defaults, method_settings
-from .data import make_synthetic, check_synthetic_args, NUM_VIEWS
+from .augment import NUM_VIEWS
+from .images import make_synthetic, check_synthetic_args
 from .distributed import torchrun_env, local_batch
 from .config import (RunConfig, QUICK, FAMILIES, family_of, family_lr, settings, check_request, frozen)
 from .recipes import paper_recipe, find_recipe, role_recipe
@@ -44,7 +45,7 @@ def _first(*values):
     "The first value that is not None."
     return next((v for v in values if v is not None), None)
 
-def _layers(v: dict, given: dict) -> tuple:
+def _layers(v: dict) -> tuple:
     "The preset's recipe and the quick sizes that apply to `v` (each {} when not)."
     recipe = paper_recipe(SimpleNamespace(**v)) if v['preset'] == 'paper' else {}
     quick = QUICK if v['dataset'] == 'synthetic' and v['preset'] is None else {}
@@ -195,7 +196,7 @@ def _check_data_args(c):
               "workers.")
     else:
         unknown = sorted(set(c.data_args) - set(inspect.signature(make_synthetic).parameters))
-        _need(not unknown, f"Unknown synthetic data knob(s) {', '.join(unknown)}; see zscore_kd.data.make_synthetic "
+        _need(not unknown, f"Unknown synthetic data knob(s) {', '.join(unknown)}; see zscore_kd.images.make_synthetic "
               "for the valid ones.")
         check_synthetic_args(**c.data_args)
 
@@ -242,7 +243,7 @@ def resolve_config(config: RunConfig = None, *, check_device: bool = True, **par
     given = check_request({**_request(config), **params})
     v = {**{k: d for k, (d, *_) in settings(cli_only=False).items()}, **given}
     _identity(v)
-    recipe, quick = _layers(v, given)
+    recipe, quick = _layers(v)
     v.update(_sizes(v, given, recipe, quick))
     v.update(_switches(v, given, recipe))
     v.update(_schedule(v, given, recipe))

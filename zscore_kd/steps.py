@@ -57,7 +57,8 @@ def _run(self: StepGraphs, owner, n: int, stream, fn):
 StepGraphs._static, StepGraphs._run = _static, _run
 
 # %% ../nbs/07_steps.ipynb #95dcf4a2
-def _graph_step(self: StepGraphs, active, batch):
+def _graph_step(self: StepGraphs, active, batch, done: list):
+    "Replay (or capture) the teacher's and each student's graph; `done` collects the students that stepped."
     n = len(batch['y']); self.seen[n] += 1
     s, main = self._static(batch), self._main_stream()
     if s['t']: self._run('teacher', n, None, lambda: [a.copy_(b) for a, b in zip(s['t'], self.teacher_fn(s))])
@@ -67,15 +68,19 @@ def _graph_step(self: StepGraphs, active, batch):
         with self._on(stream):
             self._run(id(L), n, stream,
                       lambda L=L: L.step([s['x'], s.get('x_strong')][:L.method.views], s['y'], s['t'] or None))
+        done.append(L)
     for L in active: main.wait_stream(self.streams[id(L)])
 
 def _step(self: StepGraphs, active, batch):
-    "One training step of `active`: by graph replay, or eagerly once a capture has failed."
+    "One training step of `active`: by graph replay, or eagerly once a capture has failed (each student once)."
     if self.fallback is not None: return EagerSteps.__call__(self, active, batch)
-    try: self._graph_step(active, batch)
+    done = []
+    try: self._graph_step(active, batch, done)
     except RuntimeError as e:
         self.fallback = f'{type(e).__name__}: {str(e).splitlines()[0][:300]}'
         report(f'CUDA graph capture failed ({self.fallback}); continuing with eager steps.')
-        EagerSteps.__call__(self, active, batch)
+        main = self._main_stream()
+        for L in done: main.wait_stream(self.streams[id(L)])
+        EagerSteps.__call__(self, [L for L in active if L not in done], batch)  # who replayed has stepped already
 
 StepGraphs._graph_step, StepGraphs.__call__ = _graph_step, _step

@@ -33,7 +33,7 @@ from .runs import input_pipeline, resolve_config, train_images
 from .rundir import RunDir, environment, read_json, result_problem
 from .lineage import group_key, lineage, run_stages
 from .train import fit_group
-from .cli import parameters, train_with_torchrun
+from .cli import train_with_torchrun
 
 # %% ../nbs/08_sweeps.ipynb #c44136d1
 TOY_MODELS = ('resnet8', 'resnet14', 'resnet20', 'wrn_16_1')  # kept at toy scale; every other model becomes resnet8

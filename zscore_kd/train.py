@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from .progress import progress_bar, report
 from .models.vit import split_heads
-from .checkpoints import first_nonfinite, load_teacher, save_teacher, state_difference
+from .checkpoints import load_teacher, save_teacher
+from .weights import first_nonfinite, state_difference
 from .data import load_dataset, DeviceLoader
 from .vit_augment import ViTDeviceLoader
 from .imagefolder import ImageFolderData, FolderLoader
@@ -24,7 +25,7 @@ from .distributed import (Dist, all_sum, barrier, broadcast_buffers, init_distri
 from .config import RunConfig
 from .runs import resolve_config, build_method, build_model, input_pipeline, input_normalization
 from .rundir import RunDir, environment, lock_runs, write_json
-from .lineage import SHARED_FIELDS, group_key, input_files, lineage
+from .lineage import check_group, input_files, lineage
 from .teachers import get_teacher, teacher_logits_fn
 from .steps import EagerSteps, StepGraphs
 
@@ -275,14 +276,6 @@ def failure_recorded(runs: list):
         raise
 
 # %% ../nbs/07_train.ipynb #f7cdbef3
-def _check_group(cs: list):
-    "One sentence when runs that must train apart are put in one group."
-    keys = [group_key(c) for c in cs]
-    labels = SHARED_FIELDS + ('views (MLKD trains on two)', "TAKD's assistant",
-                              'input pipeline (ViT students see upscaled views)')
-    if differ := [k for i, k in enumerate(labels) if len({key[i] for key in keys}) > 1]:
-        raise ValueError(f"Runs trained together must share {', '.join(differ)}; split them into separate groups.")
-
 def _fit_first(run: RunConfig, progress: bool):
     "Train a run another learns from; a vanilla run whose teacher file is damaged re-finishes from its checkpoint."
     _fit_resolved([run], progress, say_reused=False)
@@ -306,7 +299,7 @@ def _reused(run: RunDir) -> str:
 # %% ../nbs/07_train.ipynb #5c1e0a73
 def _fit_resolved(cs: list, progress: bool, force_reuse: bool = False, say_reused: bool = True) -> list:
     "`fit_group` for resolved configs: train what they learn from, then the unfinished ones under their locks."
-    _check_group(cs)
+    check_group(cs)
     for first in {RunDir(f).hash: f for c in cs for f in lineage(c).first}.values(): _fit_first(first, progress)
     runs, main = [RunDir(c) for c in cs], torchrun_env().main
     for r in runs: r.check_reuse(input_files(r.config), force_reuse)

@@ -4,10 +4,9 @@
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'RAND_AUGMENT', 'RA_OPS', 'RA', 'FILL', 'FIXED', 'NORMALIZATIONS',
-           'vit_train_transform', 'vit_test_transform', 'resize_weights', 'resized_crop', 'to_pil', 'from_pil',
-           'sample_crops', 'sample_rand_augment_inc', 'op_value', 'affine_bicubic', 'rand_augment_inc', 'sample_erase',
-           'random_erase', 'sample_vit_draws', 'vit_views', 'vit_augment', 'vit_test_view', 'ViTDeviceLoader',
-           'vit_classic_loader']
+           'vit_train_transform', 'vit_test_transform', 'resize_weights', 'resized_crop', 'sample_crops',
+           'sample_rand_augment_inc', 'op_value', 'affine_bicubic', 'rand_augment_inc', 'sample_erase', 'random_erase',
+           'sample_vit_draws', 'vit_views', 'vit_augment', 'vit_test_view', 'ViTDeviceLoader', 'vit_classic_loader']
 
 # %% ../nbs/04f_vit_augment.ipynb #6c48efdd
 import math
@@ -20,7 +19,8 @@ from torch.utils.data import DataLoader, Dataset
 from PIL import Image
 
 from .augment import CIFAR100_MEAN, CIFAR100_STD, OP, affine_matrix, apply_op, check_images, normalize
-from .data import DeviceLoader, ImageData
+from .data import DeviceLoader
+from .images import ImageData
 
 # %% ../nbs/04f_vit_augment.ipynb #8e0f38e4
 IMAGENET_MEAN, IMAGENET_STD = tuple(IMAGENET_DEFAULT_MEAN), tuple(IMAGENET_DEFAULT_STD)
@@ -83,10 +83,6 @@ def resized_crop(images, top, left, height, width, size: int = 224,
     if flip is not None: wx = torch.where(flip.view(B, 1, 1), wx.flip(1), wx)
     rows = _round_fixed(images.double() @ wx.transpose(1, 2)[:, None])   # B×C×H×size
     return _round_fixed(wy[:, None] @ rows).to(torch.uint8)
-
-# %% ../nbs/04f_vit_augment.ipynb #6e8226d1
-def to_pil(image): return Image.fromarray(image.permute(1, 2, 0).cpu().numpy())    # uint8 C×H×W → PIL
-def from_pil(img): return torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1)  # PIL → uint8 C×H×W
 
 # %% ../nbs/04f_vit_augment.ipynb #75d9c6ef
 def _rand(generator, device, *shape): return torch.rand(*shape, generator=generator, device=device, dtype=torch.float64)
